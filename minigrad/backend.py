@@ -1,0 +1,65 @@
+"""The one array-module switch.
+
+Every op in minigrad is written once against ``xp``, an object with NumPy's API. On the CPU ``xp`` is NumPy;
+on an NVIDIA GPU it is CuPy, which mirrors NumPy's functions name for name. An op never imports NumPy for
+array math directly: it asks ``get_array_module(array)`` for the module that owns its data, the way Chainer
+does, so the same formula runs on either device.
+
+    xp = get_array_module(x)          # numpy for numpy.ndarray, cupy for cupy.ndarray
+    y = xp.maximum(x, 0)              # works on both
+
+CuPy is optional (``pip install minigrad[gpu]``); without it everything runs on NumPy.
+"""
+
+import numpy as np
+
+try:  # CuPy is an optional extra; importing it must never be required.
+    import cupy as _cupy
+except Exception:  # ImportError, or a CUDA driver problem at import time
+    _cupy = None
+
+DEFAULT_DTYPE = np.float32
+
+
+def cupy_available():
+    """True when CuPy imports and sees at least one CUDA device."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def get_array_module(*arrays):
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy``."""
+    if _cupy is not None:
+        for a in arrays:
+            if isinstance(a, _cupy.ndarray):
+                return _cupy
+    return np
+
+
+def module_for_device(device):
+    """The array module for a device name: ``"cpu"`` -> numpy, ``"cuda"`` -> cupy."""
+    if device == "cpu":
+        return np
+    if device in ("cuda", "gpu"):
+        if not cupy_available():
+            raise RuntimeError(
+                "device 'cuda' needs CuPy and an NVIDIA GPU; install minigrad[gpu] "
+                "(cupy-cuda12x) on a machine with a GPU, or use device='cpu'")
+        return _cupy
+    raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+
+
+def device_of(array):
+    """``"cuda"`` for a CuPy array, ``"cpu"`` otherwise."""
+    return "cuda" if get_array_module(array) is not np else "cpu"
+
+
+def to_numpy(array):
+    """Copy an array to host memory as a NumPy array (no copy if it already is one)."""
+    if get_array_module(array) is np:
+        return np.asarray(array)
+    return array.get()

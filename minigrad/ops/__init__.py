@@ -1,0 +1,9 @@
+"""The differentiable ops, one family per module; each op is a ``Function`` with forward and backward.
+
+    elementwise  add, sub, mul, div, neg, pow, exp, log, sqrt, tanh, sigmoid, relu
+    reduce       sum, mean, max
+    shape        reshape, permute, getitem, concatenate, stack
+    linear       matmul, linear (x W^T + b)
+    softmax      softmax, log_softmax, cross_entropy
+    dropout      dropout
+"""

@@ -1,0 +1,29 @@
+"""Dropout (Srivastava et al., 2014), in the 'inverted' form PyTorch uses."""
+
+import numpy as np
+
+from ..autograd import Function
+from ..backend import get_array_module
+from ..random import get_rng
+
+
+class Dropout(Function):
+    """Training-time dropout with keep probability 1 - p.
+
+    Forward: draw m_i ~ Bernoulli(1 - p) once per element and scale the survivors so the expected output
+    equals the input, y_i = x_i m_i / (1 - p). (Evaluation uses y = x; ``functional.dropout`` skips the op.)
+    Backward: y is linear in x with the mask fixed, so dL/dx_i = g_i m_i / (1 - p).
+    """
+
+    @staticmethod
+    def forward(ctx, x, p=0.5):
+        xp = get_array_module(x)
+        keep = get_rng().random(x.shape, dtype=np.float32) >= p
+        scale = xp.asarray(keep, dtype=x.dtype) * (x.dtype.type(1.0 / (1.0 - p)) if p < 1 else 0)
+        ctx.save_for_backward(scale)
+        return x * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (scale,) = ctx.saved
+        return g * scale

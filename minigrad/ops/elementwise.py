@@ -1,0 +1,189 @@
+"""Elementwise ops. Inputs broadcast as in NumPy; backward sums each gradient back to its input's shape.
+
+Notation: y is the output, g = dL/dy the upstream gradient, products are elementwise.
+"""
+
+from ..autograd import Function
+from ..backend import get_array_module
+from .broadcast import sum_to_shape
+
+
+class Add(Function):
+    """y = a + b.   dL/da = g,  dL/db = g  (each summed back over broadcast axes)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        return sum_to_shape(g, sa), sum_to_shape(g, sb)
+
+
+class Sub(Function):
+    """y = a - b.   dL/da = g,  dL/db = -g."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        return sum_to_shape(g, sa), (sum_to_shape(-g, sb) if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b.   dL/da = g * b,  dL/db = g * a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        da = sum_to_shape(g * b, a.shape) if ctx.needs_input_grad[0] else None
+        db = sum_to_shape(g * a, b.shape) if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+class Div(Function):
+    """y = a / b.   dL/da = g / b,  dL/db = -g * a / b^2 = -g * y / b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = a / b
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved
+        da = sum_to_shape(g / b, a.shape) if ctx.needs_input_grad[0] else None
+        db = sum_to_shape(-g * y / b, b.shape) if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+class Neg(Function):
+    """y = -x.   dL/dx = -g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    """y = x^p for a constant exponent p.   dL/dx = g * p * x^(p-1)."""
+
+    @staticmethod
+    def forward(ctx, x, exponent):
+        ctx.save_for_backward(x)
+        ctx.exponent = exponent
+        return x ** exponent
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        p = ctx.exponent
+        return g * p * x ** (p - 1)
+
+
+class Exp(Function):
+    """y = e^x.   dL/dx = g * e^x = g * y."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = get_array_module(x).exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * y
+
+
+class Log(Function):
+    """y = ln x (natural log; x <= 0 gives nan/-inf as in NumPy).   dL/dx = g / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return get_array_module(x).log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g / x
+
+
+class Sqrt(Function):
+    """y = sqrt(x).   dL/dx = g / (2 sqrt(x)) = g / (2y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = get_array_module(x).sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g / (2 * y)
+
+
+class Tanh(Function):
+    """y = tanh x.   dL/dx = g * (1 - y^2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = get_array_module(x).tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = sigma(x) = 1 / (1 + e^-x).   dL/dx = g * y * (1 - y).
+
+    Computed as (1 + tanh(x/2)) / 2, the same function without exp overflow for large |x|.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        y = 0.5 * (get_array_module(x).tanh(0.5 * x) + 1)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * y * (1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0).   dL/dx = g where x > 0, else 0 (the subgradient 0 is taken at x = 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = get_array_module(x).maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * (y > 0)

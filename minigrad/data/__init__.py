@@ -1,0 +1,14 @@
+"""Data for minigrad: the BloodMNIST data set and a NumPy minibatch loader.
+
+    from minigrad.data import BloodMNIST, DataLoader
+    train = BloodMNIST("train")                       # finds ~/.medmnist/bloodmnist.npz (or $MEDMNIST_ROOT)
+    for x, y in DataLoader(train, batch_size=128, shuffle=True, seed=0):
+        ...                                           # x float32 (128, 3, 28, 28), y int64 (128,)
+"""
+
+from .bloodmnist import (CLASSES, BloodMNIST, DataCorruptError, DataNotFoundError, default_root,
+                         find_bloodmnist, load_bloodmnist)
+from .loader import ArrayDataset, DataLoader
+
+__all__ = ["BloodMNIST", "load_bloodmnist", "find_bloodmnist", "default_root", "CLASSES",
+           "DataNotFoundError", "DataCorruptError", "DataLoader", "ArrayDataset"]

@@ -1,0 +1,289 @@
+"""Gradient checking: compare every analytic gradient with a finite-difference estimate, in float64.
+
+For a function y = f(x1, x2, ...) and a fixed random upstream gradient G (the same shape as y), define the
+scalar  s(x) = sum(G * f(x)).  Its exact gradient ds/dxi is exactly what ``y.backward(G)`` computes: the
+vector-Jacobian product. Its numerical estimate, element by element, is the central difference
+
+    ds/dx[j]  ~  (s(x + eps e_j) - s(x - eps e_j)) / (2 eps)      (error O(eps^2))
+
+Every element of every floating input is checked. G is random, not all-ones: with G = 1 the check only sees
+column sums of the Jacobian, and those vanish for zero-mean outputs (softmax, batch norm), hiding errors.
+
+Use it from Python:
+
+    from minigrad import gradcheck
+    gradcheck(lambda a, b: a @ b, np.random.randn(3, 4), np.random.randn(4, 2))
+
+or watch one from the shell:
+
+    python -m minigrad.gradcheck matmul --shape 3 4
+    python -m minigrad.gradcheck --list
+"""
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from .autograd import no_grad
+from .backend import to_numpy
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """Raised when an analytic gradient disagrees with its finite-difference estimate."""
+
+
+@dataclass
+class InputCheck:
+    """The comparison for one input: both gradients in full and the worst element."""
+
+    position: int
+    analytic: np.ndarray
+    numeric: np.ndarray
+    worst_index: tuple
+    worst_excess: float  # |analytic - numeric| - (atol + rtol |numeric|) at the worst element; <= 0 passes
+
+    @property
+    def passed(self):
+        return self.worst_excess <= 0
+
+
+@dataclass
+class GradcheckResult:
+    checks: list
+    atol: float
+    rtol: float
+
+    @property
+    def passed(self):
+        return all(c.passed for c in self.checks)
+
+    def worst(self):
+        return max(self.checks, key=lambda c: c.worst_excess)
+
+    def describe(self):
+        c = self.worst()
+        a, n = c.analytic[c.worst_index], c.numeric[c.worst_index]
+        return (f"input {c.position}, element {c.worst_index}: analytic {a:.10g}, numeric {n:.10g}, "
+                f"|difference| {abs(a - n):.3g} (allowed {self.atol:g} + {self.rtol:g} * |numeric|)")
+
+
+def _as_float64_leaf(x):
+    array = to_numpy(x.data if isinstance(x, Tensor) else np.asarray(x))
+    if array.dtype.kind != "f":
+        return x, False  # integer targets and the like are passed through unchanged
+    return Tensor(np.array(array, dtype=np.float64), requires_grad=True), True
+
+
+def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+    """Check ``fn``'s analytic gradients against central differences for every floating input element.
+
+    Args:
+        fn: takes Tensors (one per input) and returns one Tensor. It must be deterministic: reseed inside
+            it (``minigrad.manual_seed``) if it draws random numbers, as dropout does.
+        inputs: arrays, Tensors or numbers; floating ones are copied to float64 leaves and checked, others
+            (e.g. integer class labels) are passed to ``fn`` unchanged.
+        eps: the finite-difference step.  atol, rtol: an element passes when
+            |analytic - numeric| <= atol + rtol * |numeric|.
+        seed: seeds the random upstream gradient.
+        raise_exception: raise :class:`GradcheckError` naming the worst element on failure (default);
+            with False, just return the result.
+
+    Returns a :class:`GradcheckResult` with both gradients of every input.
+    """
+    leaves, checked = zip(*(_as_float64_leaf(x) for x in inputs)) if inputs else ((), ())
+    out = fn(*leaves)
+    if not isinstance(out, Tensor) or not out.requires_grad:
+        raise TypeError("gradcheck needs fn to return a Tensor that depends on a floating input")
+    upstream = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(upstream)
+
+    def s():
+        with no_grad():
+            return float((to_numpy(fn(*leaves).data) * upstream).sum())
+
+    checks = []
+    for position, (leaf, is_checked) in enumerate(zip(leaves, checked)):
+        if not is_checked:
+            continue
+        analytic = np.zeros(leaf.shape) if leaf.grad is None else to_numpy(leaf.grad)
+        numeric = np.zeros(leaf.shape)
+        x = leaf.data
+        for j in np.ndindex(*leaf.shape):
+            original = x[j]
+            x[j] = original + eps
+            plus = s()
+            x[j] = original - eps
+            minus = s()
+            x[j] = original
+            numeric[j] = (plus - minus) / (2 * eps)
+        excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        worst = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.size else ()
+        checks.append(InputCheck(position, analytic, numeric, tuple(int(i) for i in worst),
+                                 float(excess[worst]) if excess.size else -np.inf))
+    result = GradcheckResult(checks, atol, rtol)
+    if raise_exception and not result.passed:
+        raise GradcheckError("gradient check failed at " + result.describe())
+    return result
+
+
+# ----- the command line: a catalogue of named ops to watch being checked ----------------------------------
+
+CHECKS = {}
+
+
+def register_check(name, default_shape):
+    """Add an op to ``python -m minigrad.gradcheck``: ``build(shape, rng) -> (fn, inputs)``."""
+    def decorate(build):
+        CHECKS[name] = (build, tuple(default_shape))
+        return build
+    return decorate
+
+
+def _unary(name, method, positive=False):
+    @register_check(name, (3, 4))
+    def build(shape, rng):
+        x = rng.standard_normal(shape)
+        return (lambda t: getattr(t, method)()), [np.abs(x) + 0.5 if positive else x]
+
+
+for _name, _positive in [("exp", False), ("log", True), ("sqrt", True), ("tanh", False),
+                         ("sigmoid", False), ("relu", False)]:
+    _unary(_name, _name, _positive)
+_unary("neg", "__neg__")
+
+
+def _binary(name, fn, positive_b=False):
+    @register_check(name, (3, 4))
+    def build(shape, rng):
+        b = rng.standard_normal(shape[-1:])  # broadcast along the leading axes
+        return fn, [rng.standard_normal(shape), np.abs(b) + 0.5 if positive_b else b]
+
+
+_binary("add", lambda a, b: a + b)
+_binary("sub", lambda a, b: a - b)
+_binary("mul", lambda a, b: a * b)
+_binary("div", lambda a, b: a / b, positive_b=True)
+
+
+@register_check("pow", (3, 4))
+def _pow(shape, rng):
+    return (lambda a: a ** 3), [rng.standard_normal(shape)]
+
+
+@register_check("matmul", (3, 4))
+def _matmul(shape, rng):
+    return (lambda a, b: a @ b), [rng.standard_normal(shape), rng.standard_normal((shape[-1], 2))]
+
+
+@register_check("linear", (5, 4))
+def _linear(shape, rng):
+    from . import functional as F
+    return F.linear, [rng.standard_normal(shape), rng.standard_normal((3, shape[-1])), rng.standard_normal(3)]
+
+
+for _name in ("sum", "mean", "max"):
+    register_check(_name, (3, 4))(
+        lambda shape, rng, _m=_name: ((lambda t: getattr(t, _m)(dim=-1)), [rng.standard_normal(shape)]))
+
+
+@register_check("softmax", (3, 4))
+def _softmax(shape, rng):
+    return (lambda t: t.softmax(dim=-1)), [rng.standard_normal(shape)]
+
+
+@register_check("log_softmax", (3, 4))
+def _log_softmax(shape, rng):
+    return (lambda t: t.log_softmax(dim=-1)), [rng.standard_normal(shape)]
+
+
+@register_check("cross_entropy", (5, 4))
+def _cross_entropy(shape, rng):
+    from . import functional as F
+    labels = rng.integers(0, shape[1], shape[0])
+    return (lambda t: F.cross_entropy(t, labels, label_smoothing=0.1)), [rng.standard_normal(shape)]
+
+
+@register_check("reshape", (3, 4))
+def _reshape(shape, rng):
+    return (lambda t: t.reshape(-1) * 1.0), [rng.standard_normal(shape)]
+
+
+@register_check("permute", (2, 3, 4))
+def _permute(shape, rng):
+    return (lambda t: t.permute(tuple(reversed(range(t.ndim))))), [rng.standard_normal(shape)]
+
+
+@register_check("getitem", (4, 3))
+def _getitem(shape, rng):
+    rows = np.array([0, 2, 0])  # row 0 twice: its gradients must add up
+    return (lambda t: t[rows, 1:]), [rng.standard_normal(shape)]
+
+
+@register_check("cat", (2, 3))
+def _cat(shape, rng):
+    from . import functional as F
+    return (lambda a, b: F.cat([a, b], dim=0)), [rng.standard_normal(shape), rng.standard_normal(shape)]
+
+
+@register_check("stack", (2, 3))
+def _stack(shape, rng):
+    from . import functional as F
+    return (lambda a, b: F.stack([a, b], dim=1)), [rng.standard_normal(shape), rng.standard_normal(shape)]
+
+
+@register_check("dropout", (4, 5))
+def _dropout(shape, rng):
+    from . import functional as F
+    from .random import manual_seed
+
+    def fn(t):
+        manual_seed(0)  # the same mask on every evaluation
+        return F.dropout(t, p=0.3)
+    return fn, [rng.standard_normal(shape)]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m minigrad.gradcheck",
+        description="Check a named op's backward against central finite differences (float64).")
+    parser.add_argument("op", nargs="?", help="the op to check (see --list)")
+    parser.add_argument("--shape", type=int, nargs="+", help="shape of the first input")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eps", type=float, default=1e-6)
+    parser.add_argument("--show", type=int, default=8, help="how many elements to print per input")
+    parser.add_argument("--list", action="store_true", help="list the ops that can be checked")
+    args = parser.parse_args(argv)
+    if args.list or not args.op:
+        print("ops:", " ".join(sorted(CHECKS)))
+        return 0
+    if args.op not in CHECKS:
+        parser.error(f"unknown op {args.op!r}; choose one of: {', '.join(sorted(CHECKS))}")
+    build, default_shape = CHECKS[args.op]
+    shape = tuple(args.shape) if args.shape else default_shape
+    if any(n < 1 for n in shape):
+        parser.error(f"--shape needs positive sizes, got {shape}")
+    rng = np.random.default_rng(args.seed)
+    fn, inputs = build(shape, rng)
+    result = gradcheck(fn, *inputs, eps=args.eps, seed=args.seed, raise_exception=False)
+    print(f"{args.op}: inputs {[tuple(np.shape(x)) for x in inputs]}, float64, eps={args.eps:g}, "
+          f"random upstream gradient (seed {args.seed})")
+    for c in result.checks:
+        print(f"\ninput {c.position}  shape {c.analytic.shape}")
+        print(f"  {'element':<14}{'analytic':>16}{'numeric':>16}{'|diff|':>12}")
+        indices = list(np.ndindex(*c.analytic.shape))[:args.show]
+        if c.worst_index not in indices:
+            indices.append(c.worst_index)
+        for j in indices:
+            a, n = c.analytic[j], c.numeric[j]
+            mark = "  <- worst" if j == c.worst_index else ""
+            print(f"  {str(j):<14}{a:>16.8f}{n:>16.8f}{abs(a - n):>12.2e}{mark}")
+        print(f"  max |diff| over all {c.analytic.size} elements: {np.abs(c.analytic - c.numeric).max():.2e}")
+    print("\nPASSED" if result.passed else "\nFAILED at " + result.describe())
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Adam and AdamW."""
+
+from .. import kernels
+from ..autograd import no_grad
+from ..backend import get_array_module
+from ..kernels.adam import adam_update_numba, adam_update_reference
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), Algorithm 1, with PyTorch's L2 weight decay.
+
+    For each parameter theta with gradient g_t at step t = 1, 2, ...:
+
+        g_t <- g_t + weight_decay * theta_{t-1}              (L2 penalty, as torch.optim.Adam)
+        m_t = beta1 m_{t-1} + (1 - beta1) g_t                (first moment: running mean of gradients)
+        v_t = beta2 v_{t-1} + (1 - beta2) g_t^2              (second moment: running mean of squares)
+        m_hat_t = m_t / (1 - beta1^t)                        (bias correction: m_0 = v_0 = 0 bias the
+        v_hat_t = v_t / (1 - beta2^t)                         early averages toward zero)
+        theta_t = theta_{t-1} - lr m_hat_t / (sqrt(v_hat_t) + eps)
+
+    Pinto & Silva use beta1 = 0.9, beta2 = 0.999, eps = 1e-8 (the defaults). On the CPU the update runs
+    as one fused numba loop (``minigrad.kernels.adam``); its NumPy reference is the lines above.
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if lr < 0 or eps < 0 or weight_decay < 0:
+            raise ValueError(f"{type(self).__name__} needs lr, eps, weight_decay >= 0; got {lr}, {eps}, "
+                             f"{weight_decay}")
+        if not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    @no_grad()
+    def step(self):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                xp = get_array_module(p.data)
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(p.data),
+                                             "exp_avg_sq": xp.zeros_like(p.data)}
+                state["step"] += 1
+                fused = kernels.enabled(xp) and p.data.flags.c_contiguous
+                update = adam_update_numba if fused else adam_update_reference
+                update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2,
+                       group["eps"], state["step"], group["weight_decay"], self.decoupled)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``:
+
+        theta <- theta (1 - lr * weight_decay)     before the Adam step, instead of adding an L2 term to g
+
+    so the decay is not rescaled by the adaptive denominator. Default weight_decay = 0.01 as PyTorch.
+    """
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

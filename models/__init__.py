@@ -1,0 +1,10 @@
+"""The papers' architectures, built only from minigrad, in a registry by name.
+
+    from models import create_model, list_models
+    model = create_model("mlnn")            # Pinto & Silva's multi-layer network
+"""
+
+from .registry import create_model, list_models, model_info, register_model
+from . import pinto_silva  # noqa: F401  (registers its models)
+
+__all__ = ["create_model", "list_models", "model_info", "register_model"]

@@ -1,0 +1,61 @@
+"""Pinto & Silva, "Blood Cell Classification Using Deep Learning: MLNN and CNN Architectures".
+
+The MLNN (the paper's Algorithm 2, called DNN in its tables) on BloodMNIST 3x28x28 images, 8 classes:
+
+    Flatten          (B, 3, 28, 28) -> (B, 2352)
+    FC1 + ReLU       2352 -> 1180      hidden size from eq. (1): h = (n_input + n_classes) / 2
+    Output           1180 -> 8         logits; the loss applies softmax (eq. (2))
+
+Table 1: one hidden layer, He initialisation, Adam lr 0.01, batch 128, 10 epochs. The paper does not say
+which variant of He initialisation nor how biases start: we use He-normal (``kaiming_normal_`` with
+nonlinearity='relu', fan_in) for every weight and zero biases, the usual reading.
+"""
+
+from minigrad import nn
+from minigrad.nn import init
+
+from .registry import register_model
+
+PAPER = "Pinto & Silva, Blood Cell Classification Using Deep Learning: MLNN and CNN Architectures"
+
+
+def hidden_size(n_input, n_classes):
+    """Eq. (1): h = (n_input + n_classes) / 2 = (2352 + 8) / 2 = 1180 for BloodMNIST."""
+    return (n_input + n_classes) // 2
+
+
+def he_init(model):
+    """He (Kaiming) normal weights, zero biases, for every Linear (and, later, Conv2d) layer."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                init.zeros_(module.bias)
+    return model
+
+
+class MLNN(nn.Module):
+    """Algorithm 2: Flatten, then ``hidden_layers`` x (Linear + ReLU), then a Linear output layer."""
+
+    def __init__(self, in_shape=(3, 28, 28), num_classes=8, hidden_layers=1, hidden=None):
+        super().__init__()
+        n_input = 1
+        for n in in_shape:
+            n_input *= n
+        hidden = hidden or hidden_size(n_input, num_classes)
+        layers, width = [nn.Flatten()], n_input
+        for _ in range(hidden_layers):
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        layers.append(nn.Linear(width, num_classes))
+        self.net = nn.Sequential(*layers)
+        he_init(self)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@register_model("mlnn", PAPER)
+def mlnn(num_classes=8, **kwargs):
+    """Pinto & Silva's MLNN (Algorithm 2): 2352 -> 1180 -> 8, ReLU, He init (~2.79M parameters)."""
+    return MLNN(num_classes=num_classes, **kwargs)

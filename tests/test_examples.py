@@ -1,0 +1,156 @@
+"""End-to-end tests of the example and the benchmark on the real BloodMNIST file (skipped without it)."""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minigrad.checkpoint import load_checkpoint
+from minigrad.data import DataNotFoundError, find_bloodmnist
+
+ROOT = Path(__file__).resolve().parent.parent
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+QUICK = ["--limit", "400", "--no-progress"]
+
+
+def _have_data():
+    try:
+        find_bloodmnist(download=False)
+        return True
+    except DataNotFoundError:
+        return False
+
+
+needs_data = pytest.mark.skipif(not _have_data(), reason="BloodMNIST is not in the MedMNIST cache "
+                                                         "(~/.medmnist/bloodmnist.npz or $MEDMNIST_ROOT)")
+
+
+def load_script(relative, name):
+    """Import a script that is not in a package (examples/, benchmarks/) from its file path."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def example():
+    return load_script("examples/pinto_silva.py", "pinto_silva_example")
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(example, tmp_path_factory):
+    """One quick run of the example: 400 training images, 1 epoch. Shared by the tests below."""
+    out = tmp_path_factory.mktemp("one_epoch")
+    example.main(QUICK + ["--epochs", "1", "--out", str(out)])
+    return out
+
+
+def is_png(path):
+    return path.is_file() and path.stat().st_size > 1000 and path.read_bytes()[:8] == PNG_SIGNATURE
+
+
+@needs_data
+def test_example_writes_the_report(one_epoch_run):
+    out = one_epoch_run
+    report = json.loads((out / "report.json").read_text())
+    assert {"paper", "started", "seed", "train_images", "models"} <= set(report)
+    assert report["train_images"] == 400 and report["seed"] == 0
+    mlnn = report["models"]["mlnn"]
+    assert {"settings", "history", "test", "test_loss", "efficiency"} <= set(mlnn)
+    assert mlnn["settings"] == {"lr": 0.01, "epochs": 1, "batch_size": 128}      # Table 1, epochs overridden
+    test = mlnn["test"]
+    for key in ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "balanced_accuracy",
+                "sensitivity_mean", "specificity_mean", "roc_auc_ovr"):
+        assert 0.0 <= test[key] <= 1.0, key
+    assert -1.0 <= test["mcc"] <= 1.0
+    assert np.array(test["confusion_matrix"]).sum() == 3421                       # the official test split
+    assert mlnn["efficiency"]["parameters"] == 2_785_988
+    assert mlnn["efficiency"]["training_seconds"] > 0
+    assert [h["epoch"] for h in mlnn["history"]] == [1]
+    assert np.isfinite(mlnn["test_loss"])
+
+    md = (out / "report.md").read_text()
+    for text in ("Table 2", "MCC", "Balanced Accuracy", "Accuracy", "Parameters (M)", "2.786", "per class"):
+        assert text in md, text
+    assert f"{test['accuracy']:.4f}" in md
+
+    assert is_png(out / "curves.png")
+    assert is_png(out / "confusion_mlnn.png")
+    state = load_checkpoint(out / "checkpoint_mlnn.pkl")
+    assert state["epoch"] == 1 and len(state["history"]) == 1
+
+
+@needs_data
+def test_resume_gives_the_same_run_as_training_straight_through(example, one_epoch_run, tmp_path):
+    straight = tmp_path / "straight"
+    example.main(QUICK + ["--epochs", "2", "--out", str(straight)])
+
+    resumed = tmp_path / "resumed"
+    shutil.copytree(one_epoch_run, resumed)                      # stopped after epoch 1 ...
+    example.main(QUICK + ["--epochs", "2", "--resume", "--out", str(resumed)])   # ... and continued
+
+    a = load_checkpoint(straight / "checkpoint_mlnn.pkl")
+    b = load_checkpoint(resumed / "checkpoint_mlnn.pkl")
+    assert a["epoch"] == b["epoch"] == 2
+    assert list(a["model"]) == list(b["model"])
+    for name in a["model"]:
+        assert np.array_equal(a["model"][name], b["model"][name]), name
+    for i, state in a["optimizer"]["state"].items():
+        assert state["step"] == b["optimizer"]["state"][i]["step"]
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert np.array_equal(state[key], b["optimizer"]["state"][i][key])
+    assert a["loader"]["rng_state"] == b["loader"]["rng_state"]
+
+    def without_timing(history):
+        return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+    assert len(a["history"]) == 2
+    assert without_timing(a["history"]) == without_timing(b["history"])
+    report_a = json.loads((straight / "report.json").read_text())["models"]["mlnn"]
+    report_b = json.loads((resumed / "report.json").read_text())["models"]["mlnn"]
+    assert report_a["test"]["accuracy"] == report_b["test"]["accuracy"]
+    assert report_a["test"]["confusion_matrix"] == report_b["test"]["confusion_matrix"]
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--lr", "-1"], ["--lr", "0"], ["--batch-size", "0"],
+                                  ["--limit", "-5"], ["--models", "vgg"], ["--epochs", "two"]])
+def test_bad_command_line_arguments_exit(example, argv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        example.main(argv + ["--out", str(tmp_path / "never")])
+    assert info.value.code == 2                                   # argparse's usage error
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()                     # rejected before anything was written
+
+
+def test_importing_minigrad_does_not_import_other_frameworks():
+    code = ("import sys\n"
+            "import minigrad, minigrad.nn, minigrad.optim, minigrad.data, minigrad.metrics, models\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'jax')))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@needs_data
+def test_compare_torch_benchmark(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "bench"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compare_torch.py"), "--limit", "300",
+                             "--epochs", "1", "--threads", "2", "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "mlnn.json").read_text())
+    assert report["train_images"] == 300 and report["settings"]["epochs"] == 1
+    for framework in ("minigrad", "pytorch"):
+        r = report[framework]
+        assert 0.0 <= r["test_accuracy"] <= 1.0
+        assert r["first_epoch_s"] > 0 and r["steady_epoch_s"] > 0 and len(r["all_epochs_s"]) == 1
+        assert r["inference_samples_per_s"] > 0
+    # Same initial weights, batches and update rule: the two models predict almost alike.
+    assert abs(report["minigrad"]["test_accuracy"] - report["pytorch"]["test_accuracy"]) < 0.05
+    assert "minigrad / PyTorch" in (out / "mlnn.md").read_text()

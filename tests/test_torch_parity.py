@@ -1,0 +1,371 @@
+"""Every op against PyTorch: the same inputs in float32 and float64, forward values and dtype, then the
+gradients of every input for the same random upstream gradient (``y.backward(G)`` on both sides).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as TF  # noqa: E402
+
+import minigrad  # noqa: E402
+import minigrad.functional as F  # noqa: E402
+from strategies import (broadcast_pairs, cross_entropy_cases, dims, distinct_arrays, flatten_dims,  # noqa: E402
+                        float_arrays, indices, matmul_shapes, nonzero_arrays, positive_arrays, reduce_dims,
+                        reshape_targets, shapes)
+
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+TOLERANCES = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+torch.set_num_threads(1)  # small tensors: threads only add noise
+
+
+def assert_parity(mg_fn, torch_fn, inputs, dtype, seed=0, rtol=None, atol=None):
+    """Run both functions on the same inputs; compare output dtype, values and every input gradient.
+
+    ``inputs`` are NumPy arrays; floating ones are cast to ``dtype`` and get gradients, integer ones (class
+    labels) are passed as they are (to torch as int64 tensors). Returns (minigrad output, upstream, grads).
+    """
+    tol = dict(TOLERANCES[dtype])
+    tol.update({k: v for k, v in dict(rtol=rtol, atol=atol).items() if v is not None})
+    floating = [np.asarray(x).dtype.kind == "f" for x in inputs]
+    arrays = [np.asarray(x, dtype=dtype) if f else np.asarray(x) for x, f in zip(inputs, floating)]
+    mg_in = [minigrad.Tensor(a, requires_grad=f) for a, f in zip(arrays, floating)]
+    t_in = [torch.tensor(a, requires_grad=f) for a, f in zip(arrays, floating)]
+
+    mg_out, t_out = mg_fn(*mg_in), torch_fn(*t_in)
+    expected = t_out.detach().numpy()
+    assert mg_out.shape == tuple(t_out.shape)
+    assert mg_out.dtype == expected.dtype == dtype
+    np.testing.assert_allclose(mg_out.numpy(), expected, **tol)
+
+    upstream = np.random.default_rng(seed).standard_normal(mg_out.shape).astype(dtype)
+    mg_out.backward(upstream)
+    t_out.backward(torch.from_numpy(upstream))
+    grads = []
+    for i, (m, t, f) in enumerate(zip(mg_in, t_in, floating)):
+        if not f:
+            continue
+        m_grad = np.zeros(m.shape, dtype) if m.grad is None else m.grad
+        t_grad = np.zeros(m.shape, dtype) if t.grad is None else t.grad.numpy()
+        assert m_grad.shape == m.shape and m_grad.dtype == dtype, f"input {i}"
+        np.testing.assert_allclose(m_grad, t_grad, err_msg=f"gradient of input {i}", **tol)
+        grads.append(m_grad)
+    return mg_out, upstream, grads
+
+
+# ----- elementwise ------------------------------------------------------------------------------------------
+
+BINARY = {
+    "add": (lambda a, b: a + b, torch.add),
+    "sub": (lambda a, b: a - b, torch.sub),
+    "mul": (lambda a, b: a * b, torch.mul),
+    "div": (lambda a, b: a / b, torch.div),
+}
+
+
+@DTYPES
+@pytest.mark.parametrize("op", sorted(BINARY))
+@SETTINGS
+@given(data=st.data(), pair=broadcast_pairs())
+def test_binary(op, dtype, data, pair):
+    mg_fn, t_fn = BINARY[op]
+    a = data.draw(float_arrays(pair[0]))
+    b = data.draw(nonzero_arrays(pair[1], margin=0.5) if op == "div" else float_arrays(pair[1]))
+    assert_parity(mg_fn, t_fn, [a, b], dtype)
+
+
+@DTYPES
+def test_binary_explicit_broadcast(dtype):
+    rng = np.random.default_rng(0)
+    for sa, sb in [((3, 1), (4,)), ((), (2, 3)), ((2, 1, 3), (4, 1)), ((5,), ())]:
+        for op in sorted(BINARY):
+            a, b = rng.standard_normal(sa), rng.uniform(0.5, 2, sb)
+            assert_parity(*BINARY[op], [a, b], dtype)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes())
+def test_python_scalars(dtype, data, shape):
+    x = data.draw(nonzero_arrays(shape, margin=0.5))
+    fn = lambda t: 2.5 - t * 3.0 + 1.5 / t - t / 4.0 + 2 * t - (t + 1)  # noqa: E731
+    assert_parity(fn, fn, [x], dtype)
+
+
+UNARY = {
+    "neg": (lambda t: -t, torch.neg, float_arrays),
+    "exp": (lambda t: t.exp(), torch.exp, float_arrays),
+    "log": (lambda t: t.log(), torch.log, positive_arrays),
+    "sqrt": (lambda t: t.sqrt(), torch.sqrt, positive_arrays),
+    "tanh": (lambda t: t.tanh(), torch.tanh, float_arrays),
+    "sigmoid": (lambda t: t.sigmoid(), torch.sigmoid, lambda s: float_arrays(s, -8.0, 8.0)),
+    "relu": (lambda t: t.relu(), torch.relu, lambda s: nonzero_arrays(s, margin=1e-3)),
+}
+
+
+@DTYPES
+@pytest.mark.parametrize("op", sorted(UNARY))
+@SETTINGS
+@given(data=st.data(), shape=shapes())
+def test_unary(op, dtype, data, shape):
+    mg_fn, t_fn, values = UNARY[op]
+    assert_parity(mg_fn, t_fn, [data.draw(values(shape))], dtype)
+
+
+@DTYPES
+def test_relu_at_zero_and_sigmoid_extremes(dtype):
+    x = np.array([-2.0, 0.0, 3.0, -0.0])
+    assert_parity(lambda t: t.relu(), torch.relu, [x], dtype)  # subgradient 0 at 0, as torch
+    x = np.array([-80.0, -30.0, 0.0, 30.0, 80.0])
+    assert_parity(lambda t: t.sigmoid(), torch.sigmoid, [x], dtype)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes(),
+       exponent=st.integers(-3, 4) | st.floats(-2.5, 2.5, allow_nan=False).map(lambda e: round(e, 3)))
+def test_pow(dtype, data, shape, exponent):
+    x = data.draw(positive_arrays(shape, 0.3, 3.0))
+    tol = dict(rtol=3e-5) if dtype == np.float32 else {}  # x^p in float32: a few ulps either side
+    assert_parity(lambda t: t ** exponent, lambda t: t ** exponent, [x], dtype, **tol)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes(), exponent=st.integers(-2, 4))
+def test_pow_integer_exponent_negative_base(dtype, data, shape, exponent):
+    x = data.draw(nonzero_arrays(shape, margin=0.3))
+    assert_parity(lambda t: t.pow(exponent), lambda t: t.pow(exponent), [x], dtype)
+
+
+# ----- matmul and linear ------------------------------------------------------------------------------------
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), pair=matmul_shapes())
+def test_matmul(dtype, data, pair):
+    a, b = data.draw(float_arrays(pair[0])), data.draw(float_arrays(pair[1]))
+    assert_parity(lambda x, y: x @ y, torch.matmul, [a, b], dtype)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), x_shape=shapes(min_dims=1, max_dims=3), out_features=st.integers(1, 4),
+       with_bias=st.booleans())
+def test_linear(dtype, data, x_shape, out_features, with_bias):
+    inputs = [data.draw(float_arrays(x_shape)), data.draw(float_arrays((out_features, x_shape[-1])))]
+    if with_bias:
+        inputs.append(data.draw(float_arrays((out_features,))))
+    assert_parity(F.linear, TF.linear, inputs, dtype)
+
+
+@DTYPES
+def test_linear_3d_input(dtype):
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)]
+    assert_parity(F.linear, TF.linear, inputs, dtype)
+    assert_parity(F.linear, TF.linear, inputs[:2], dtype)
+
+
+# ----- reductions -------------------------------------------------------------------------------------------
+
+@DTYPES
+@pytest.mark.parametrize("op", ["sum", "mean", "max"])
+@SETTINGS
+@given(data=st.data(), shape=shapes(), keepdim=st.booleans())
+def test_reductions(op, dtype, data, shape, keepdim):
+    dim = data.draw(reduce_dims(len(shape)))
+    x = data.draw(distinct_arrays(shape) if op == "max" else float_arrays(shape))
+    t_dim = tuple(range(len(shape))) if dim is None else dim
+    t_fn = lambda t: getattr(torch, "amax" if op == "max" else op)(t, dim=t_dim, keepdim=keepdim)  # noqa: E731
+    assert_parity(lambda t: getattr(t, op)(dim=dim, keepdim=keepdim), t_fn, [x], dtype)
+
+
+@DTYPES
+def test_max_ties_share_the_gradient_as_amax(dtype):
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    _, upstream, (grad,) = assert_parity(lambda t: t.max(dim=1), lambda t: torch.amax(t, dim=1), [x], dtype)
+    np.testing.assert_allclose(grad[1], np.full(3, upstream[1] / 3), rtol=1e-6)
+
+
+# ----- shape ops --------------------------------------------------------------------------------------------
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes())
+def test_reshape(dtype, data, shape):
+    target = data.draw(reshape_targets(shape))
+    assert_parity(lambda t: t.reshape(target), lambda t: t.reshape(target), [data.draw(float_arrays(shape))],
+                  dtype)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes(min_dims=1, max_dims=4, max_side=3))
+def test_permute_transpose_T(dtype, data, shape):
+    x = data.draw(float_arrays(shape))
+    order = data.draw(st.permutations(range(len(shape))))
+    assert_parity(lambda t: t.permute(order), lambda t: t.permute(order), [x], dtype)
+    d0, d1 = data.draw(dims(len(shape))), data.draw(dims(len(shape)))
+    assert_parity(lambda t: t.transpose(d0, d1), lambda t: t.transpose(d0, d1), [x], dtype)
+    reverse = tuple(reversed(range(len(shape))))
+    assert_parity(lambda t: t.T, lambda t: t.permute(reverse), [x], dtype)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes(min_dims=0, max_dims=4, max_side=3))
+def test_flatten(dtype, data, shape):
+    x = data.draw(float_arrays(shape))
+    start, end = data.draw(flatten_dims(len(shape))) if shape else (0, -1)
+    assert_parity(lambda t: t.flatten(start, end), lambda t: torch.flatten(t, start, end), [x], dtype)
+
+
+def torch_take(t, index, shape):
+    """``t[index]`` with NumPy's indexing rules (negative slice steps included), computed by torch."""
+    positions = np.arange(int(np.prod(shape))).reshape(shape)[index]
+    return t.reshape(-1)[torch.from_numpy(np.array(positions))]  # np.array keeps 0-d (ascontiguousarray does not)
+
+
+@DTYPES
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), shape=shapes(min_dims=0, max_dims=3, max_side=5))
+def test_getitem(dtype, data, shape):
+    index = data.draw(indices(shape))
+    assert_parity(lambda t: t[index], lambda t: torch_take(t, index, shape), [data.draw(float_arrays(shape))],
+                  dtype)
+
+
+@DTYPES
+@pytest.mark.parametrize("index", [
+    (slice(None, None, 2), slice(1, 4)),
+    (np.array([0, 2, 0, 0]), slice(1, None)),
+    (Ellipsis, None, 1),
+    (np.array([[1, 1], [3, 0]]), np.array([[0, 0], [2, 2]])),
+    np.array([True, False, True, True]),
+    (1, Ellipsis),
+], ids=["steps", "int_array_repeats", "ellipsis_none", "two_int_arrays", "bool_mask", "int_ellipsis"])
+def test_getitem_direct_torch_indexing(dtype, index):
+    as_torch = tuple(torch.from_numpy(i) if isinstance(i, np.ndarray) else i for i in index) \
+        if isinstance(index, tuple) else torch.from_numpy(index)
+    x = np.random.default_rng(3).standard_normal((4, 4))
+    assert_parity(lambda t: t[index], lambda t: t[as_torch], [x], dtype)
+    mask = x > 0.2
+    assert_parity(lambda t: t[mask], lambda t: t[torch.from_numpy(mask)], [x], dtype)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes(min_dims=1, max_dims=3, max_side=3), count=st.integers(1, 3))
+def test_cat(dtype, data, shape, count):
+    dim = data.draw(dims(len(shape)))
+    parts = []
+    for _ in range(count):
+        part_shape = list(shape)
+        part_shape[dim] = data.draw(st.integers(1, 3))
+        parts.append(data.draw(float_arrays(tuple(part_shape))))
+    assert_parity(lambda *ts: minigrad.cat(ts, dim=dim), lambda *ts: torch.cat(ts, dim=dim), parts, dtype)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes(min_dims=0, max_dims=3, max_side=3), count=st.integers(1, 3))
+def test_stack(dtype, data, shape, count):
+    dim = data.draw(dims(len(shape) + 1))
+    parts = [data.draw(float_arrays(shape)) for _ in range(count)]
+    assert_parity(lambda *ts: minigrad.stack(ts, dim=dim), lambda *ts: torch.stack(ts, dim=dim), parts, dtype)
+
+
+# ----- softmax, cross-entropy, dropout ----------------------------------------------------------------------
+
+@DTYPES
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@SETTINGS
+@given(data=st.data(), shape=shapes(min_dims=1, max_dims=3))
+def test_softmax_family(op, dtype, data, shape):
+    dim = data.draw(dims(len(shape)))
+    x = data.draw(float_arrays(shape, -5.0, 5.0))
+    assert_parity(lambda t: getattr(F, op)(t, dim), lambda t: getattr(TF, op)(t, dim=dim), [x], dtype)
+
+
+@DTYPES
+def test_softmax_large_logits_are_stable(dtype):
+    x = np.array([[1000.0, 0.0, -1000.0], [50.0, 50.0, 49.0]])
+    out, _, _ = assert_parity(lambda t: t.softmax(-1), lambda t: torch.softmax(t, -1), [x], dtype)
+    assert np.all(np.isfinite(out.numpy()))
+    out, _, _ = assert_parity(lambda t: t.log_softmax(-1), lambda t: torch.log_softmax(t, -1), [x], dtype)
+    assert np.all(np.isfinite(out.numpy()))
+
+
+@DTYPES
+@SETTINGS
+@given(case=cross_entropy_cases(max_n=6, max_c=6))
+def test_cross_entropy(dtype, case):
+    logits, labels, smoothing, reduction = case
+    assert_parity(lambda t, y: F.cross_entropy(t, y, reduction=reduction, label_smoothing=smoothing),
+                  lambda t, y: TF.cross_entropy(t, y, reduction=reduction, label_smoothing=smoothing),
+                  [logits, labels], dtype)
+
+
+@DTYPES
+@SETTINGS
+@given(data=st.data(), shape=shapes(min_dims=0), p=st.floats(0.05, 0.95), seed=st.integers(0, 2**31))
+def test_dropout_mask_scale_and_gradient(dtype, data, shape, p, seed):
+    x = data.draw(nonzero_arrays(shape, margin=0.1)).astype(dtype)  # nonzero, so the mask can be read back
+    t = minigrad.Tensor(x, requires_grad=True)
+    minigrad.manual_seed(seed)
+    y = F.dropout(t, p=p)
+    assert y.dtype == dtype and y.shape == x.shape
+    mask = y.numpy() != 0
+    tol = TOLERANCES[dtype]
+    np.testing.assert_allclose(y.numpy(), x * mask / (1 - p), **tol)
+    upstream = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    y.backward(upstream)
+    assert t.grad.dtype == dtype
+    np.testing.assert_allclose(t.grad, upstream * mask / (1 - p), **tol)
+    # the survivors are scaled exactly as torch scales its own survivors
+    xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
+    yt = TF.dropout(xt, p=p, training=True)
+    ours, theirs = y.numpy().reshape(-1), yt.detach().numpy().reshape(-1)
+    both = (ours != 0) & (theirs != 0)
+    np.testing.assert_allclose(ours[both], theirs[both], **tol)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_dropout_keep_rate(p):
+    minigrad.manual_seed(0)
+    n = 200_000
+    y = F.dropout(minigrad.ones(n), p=p).numpy()
+    keep = np.mean(y != 0)
+    assert abs(keep - (1 - p)) < 5 * np.sqrt(p * (1 - p) / n)
+    torch.manual_seed(0)
+    torch_keep = (TF.dropout(torch.ones(n), p=p) != 0).float().mean().item()
+    assert abs(keep - torch_keep) < 10 * np.sqrt(p * (1 - p) / n)
+    np.testing.assert_allclose(y.mean(), 1.0, atol=0.02)  # inverted dropout keeps the expectation
+
+
+@DTYPES
+def test_dropout_edge_probabilities(dtype):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    for p in (0.0, 1.0):
+        for training in (True, False):
+            mg_out, _, _ = assert_parity(lambda t: F.dropout(t * 1.0, p=p, training=training),
+                                         lambda t: TF.dropout(t * 1.0, p=p, training=training), [x], dtype)
+    assert_parity(lambda t: F.dropout(t, p=0.5, training=False),
+                  lambda t: TF.dropout(t, p=0.5, training=False), [x], dtype)
+    with pytest.raises(ValueError, match="dropout probability"):
+        F.dropout(minigrad.Tensor(x), p=1.5)
+
+
+def test_seeded_dropout_is_repeatable():
+    x = minigrad.randn(50, 20)
+    minigrad.manual_seed(7)
+    a = F.dropout(x, p=0.3).numpy()
+    minigrad.manual_seed(7)
+    b = F.dropout(x, p=0.3).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, F.dropout(x, p=0.3).numpy())

@@ -36,8 +36,9 @@ def load_checkpoint(path):
     try:
         with open(path, "rb") as f:
             state = pickle.load(f)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as e:
-        raise ValueError(f"checkpoint {path} is damaged or not a minigrad checkpoint: {e}") from None
+    except Exception as e:  # damaged bytes can make unpickling fail in any way: ImportError, TypeError, ...
+        raise ValueError(f"checkpoint {path} is damaged or not a minigrad checkpoint: "
+                         f"{type(e).__name__}: {e}") from None
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"checkpoint {path} does not hold a minigrad training state (no 'model' entry)")
     return state

@@ -247,6 +247,19 @@ def test_seeded_orders_repeat_across_loaders_and_change_across_epochs():
     assert not np.array_equal(a1, a2)
 
 
+def test_progress_bar_does_not_change_the_order():
+    """tqdm.auto makes an iterator in its constructor and another when looped over; the unused one must
+    not draw a permutation, or a run with a progress bar would see other batches than one without."""
+    from tqdm.auto import tqdm
+    ds = ArrayDataset(np.arange(50))
+    plain, wrapped = (DataLoader(ds, batch_size=8, shuffle=True, seed=3) for _ in range(2))
+    for _ in range(2):
+        expected = np.concatenate(epoch_indices(plain))
+        np.testing.assert_array_equal(np.concatenate([idx for (idx,) in tqdm(wrapped, disable=True)]), expected)
+    iter(wrapped)  # an iterator never consumed draws nothing
+    np.testing.assert_array_equal(np.concatenate(epoch_indices(wrapped)), np.concatenate(epoch_indices(plain)))
+
+
 def test_state_dict_resumes_the_same_order():
     ds = ArrayDataset(np.arange(50))
     loader = DataLoader(ds, batch_size=8, shuffle=True, seed=7)

@@ -65,14 +65,17 @@ class DataLoader:
         return n // b if self.drop_last else -(-n // b)  # -(-n // b) is ceil(n / b)
 
     def __iter__(self):
-        # The order is drawn here, when the epoch starts, not lazily at the first batch.
+        return self._batches()
+
+    def _batches(self):
+        # A generator: the epoch's order is drawn at the first batch, not when the iterator is made. Some
+        # wrappers make an iterator they never use (tqdm.auto's asyncio tqdm calls iter() in its
+        # constructor and again when looped over); drawing eagerly would then skip a permutation, and the
+        # same seed would no longer give the same batches with and without a progress bar.
         n = len(self.dataset)
         self.last_order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        return self._batches(self.last_order)
-
-    def _batches(self, order):
         for i in range(len(self)):
-            yield self.dataset[order[i * self.batch_size:(i + 1) * self.batch_size]]
+            yield self.dataset[self.last_order[i * self.batch_size:(i + 1) * self.batch_size]]
 
     def state_dict(self):
         """The shuffling generator's state; save it between epochs to resume with the same orders."""

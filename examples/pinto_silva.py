@@ -16,11 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a clone without installing
 
-import minigrad as mg  # noqa: E402
+import minigrad as mg  # noqa: E402  (before NumPy: see minigrad/threads.py)
+import numpy as np  # noqa: E402
 from minigrad import metrics, optim, random  # noqa: E402
 from minigrad.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from minigrad.data import CLASSES, BloodMNIST, DataLoader  # noqa: E402

@@ -10,7 +10,9 @@ backward), ``functional`` (torch.nn.functional names), ``nn``, ``optim``, ``data
 ``gradcheck``.
 """
 
-import numpy as np
+from . import threads  # noqa: F401  (first: thread settings must precede NumPy and numba)
+
+import numpy as np  # noqa: E402
 
 from . import functional, nn, optim
 from .autograd import is_grad_enabled, no_grad

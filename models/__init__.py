@@ -4,7 +4,7 @@
     model = create_model("mlnn")            # Pinto & Silva's multi-layer network
 """
 
-from .registry import create_model, list_models, model_info, register_model
+from .registry import create_model, list_models, model_info, recipe, register_model
 from . import pinto_silva  # noqa: F401  (registers its models)
 
-__all__ = ["create_model", "list_models", "model_info", "register_model"]
+__all__ = ["create_model", "list_models", "model_info", "recipe", "register_model"]

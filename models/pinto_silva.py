@@ -55,7 +55,8 @@ class MLNN(nn.Module):
         return self.net(x)
 
 
-@register_model("mlnn", PAPER)
+# Table 1 (MLNN column); Adam with the default betas (0.9, 0.999) and eps 1e-8.
+@register_model("mlnn", PAPER, recipe={"optimizer": "adam", "lr": 0.01, "epochs": 10, "batch_size": 128})
 def mlnn(num_classes=8, **kwargs):
     """Pinto & Silva's MLNN (Algorithm 2): 2352 -> 1180 -> 8, ReLU, He init (~2.79M parameters)."""
     return MLNN(num_classes=num_classes, **kwargs)

@@ -145,12 +145,14 @@ def test_compare_torch_benchmark(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "mlnn.json").read_text())
-    assert report["train_images"] == 300 and report["settings"]["epochs"] == 1
+    assert report["train_images"] == 300 and report["settings"]["epochs"] == 1 and report["seeds"] == [0]
+    (run,) = report["runs"]
     for framework in ("minigrad", "pytorch"):
-        r = report[framework]
-        assert 0.0 <= r["test_accuracy"] <= 1.0
-        assert r["first_epoch_s"] > 0 and r["steady_epoch_s"] > 0 and len(r["all_epochs_s"]) == 1
+        r = run[framework]
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and len(r["val_accuracy"]) == 1
+        assert r["first_epoch_s"] > 0 and r["steady_epoch_s"] > 0 and len(r["epoch_seconds"]) == 1
         assert r["inference_samples_per_s"] > 0
-    # Same initial weights, batches and update rule: the two models predict almost alike.
-    assert abs(report["minigrad"]["test_accuracy"] - report["pytorch"]["test_accuracy"]) < 0.05
+    # Same initial weights, batches and update rule: after one short epoch the two models still predict
+    # almost alike (float32 rounding has not had time to make them drift apart).
+    assert abs(run["minigrad"]["val_accuracy"][0] - run["pytorch"]["val_accuracy"][0]) < 0.01
     assert "minigrad / PyTorch" in (out / "mlnn.md").read_text()

@@ -1,0 +1,159 @@
+"""2-D convolution (cross-correlation, as in every deep-learning framework) over NCHW images.
+
+Notation: input x (N, C, H, W), weight W (K, C, KH, KW), bias b (K,), output y (N, K, OH, OW); stride
+(sh, sw), padding (ph, pw), dilation (dh, dw); x_pad is x with ph zero rows above and below and pw zero
+columns left and right. The output size along one axis is
+
+    OH = floor((H + 2 ph - dh (KH - 1) - 1) / sh) + 1          (and likewise OW)
+"""
+
+from .. import kernels
+from ..autograd import Function
+from ..backend import get_array_module
+from ..kernels.im2col import col2im_numba, col2im_reference, im2col_numba, im2col_reference
+
+
+def pair(value, name, minimum):
+    """``value`` as a pair of ints, each at least ``minimum`` (an int stands for both axes)."""
+    pair_ = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair_) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair_):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(pair_) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return pair_
+
+
+def output_size(size, kernel, stride, padding, dilation):
+    """How many windows fit along one axis: floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def check_conv_shapes(x, weight, bias, padding, dilation):
+    """Raise a ValueError naming what was expected and what came, before any array work is done."""
+    if x.ndim != 4:
+        raise ValueError(f"conv2d expects input of shape (N, C, H, W) (or (C, H, W) for one image), "
+                         f"got {tuple(x.shape)}")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d expects weight of shape (out_channels, in_channels, kH, kW), "
+                         f"got {tuple(weight.shape)}")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d: input has {x.shape[1]} channels (shape {tuple(x.shape)}) but weight "
+                         f"expects {weight.shape[1]} (shape {tuple(weight.shape)})")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"conv2d expects bias of shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+    if x.dtype != weight.dtype or x.dtype.kind != "f":
+        raise TypeError(f"conv2d expects floating input and weight of one dtype, got {x.dtype} and {weight.dtype}")
+    for axis, name in ((0, "height"), (1, "width")):
+        span = dilation[axis] * (weight.shape[2 + axis] - 1) + 1
+        padded = x.shape[2 + axis] + 2 * padding[axis]
+        if span > padded:
+            raise ValueError(f"conv2d: the kernel spans {span} pixels in {name} but the padded input has only "
+                             f"{padded} (input {tuple(x.shape)}, weight {tuple(weight.shape)}, "
+                             f"padding {padding}, dilation {dilation})")
+
+
+def im2col_pair(xp):
+    """The im2col/col2im implementations for arrays of module ``xp``: numba on the CPU, else the reference."""
+    if kernels.enabled(xp):
+        return im2col_numba, col2im_numba
+    return im2col_reference, col2im_reference
+
+
+class Conv2d(Function):
+    """y = conv2d(x, W) + b, computed as one matrix product over im2col columns.
+
+    Forward, for every image n, output channel k and output pixel (p, q):
+
+        y[n, k, p, q] = b[k] + sum over c, i, j of W[k, c, i, j] x_pad[n, c, p sh + i dh, q sw + j dw]
+
+    This is the DCLNN paper's eq. (6) without its tanh (the activation is a separate op here). Written
+    with cols = im2col(x) (C*KH*KW, N*OH*OW), whose column (n, p, q) is the window under output pixel
+    (p, q) of image n, and Wm = W reshaped to (K, C*KH*KW):
+
+        Y = Wm cols + b            (K, N*OH*OW), then laid out as y (N, K, OH, OW)
+
+    Backward, with G = dL/dy laid out like Y (K, N*OH*OW). Y is linear in Wm and in cols, so the chain
+    rule gives the same two products as for a fully connected layer:
+
+        dL/dWm   = G cols^T        dL/dW[k, c, i, j] = sum over n, p, q of g[n, k, p, q] x_pad[n, c, p sh + i dh, q sw + j dw]
+        dL/db    = G summed over its columns      = sum over n, p, q of g[n, k, p, q]
+        dL/dcols = Wm^T G          then dL/dx = col2im(dL/dcols)
+
+    The first line is the DCLNN paper's eq. (12) (the weight change of a convolution core is the input
+    correlated with the deltas d(I) of the layer's outputs), the second its eq. (13) (the bias change is
+    the sum of those deltas); the deltas themselves arrive through the activation and the subsampling
+    layer as its eqs. (10)-(11) describe. The paper stops at the weights; dL/dx, needed to reach the
+    layer below, sends each output's gradient back through every weight to the pixel it multiplied:
+    col2im adds up, for each input pixel, the contributions of all the windows it fell in (this is the
+    "transposed convolution" of g with W).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+        check_conv_shapes(x, weight, bias, padding, dilation)
+        xp = get_array_module(x)
+        n, _, h, w = x.shape
+        k, _, kh, kw = weight.shape
+        out = (output_size(h, kh, stride[0], padding[0], dilation[0]),
+               output_size(w, kw, stride[1], padding[1], dilation[1]))
+        im2col, _ = im2col_pair(xp)
+        cols = im2col(x, (kh, kw), stride, padding, dilation, out)      # (C*KH*KW, N*OH*OW)
+        y = weight.reshape(k, -1) @ cols                               # (K, N*OH*OW)
+        if bias is not None:
+            y += bias[:, None]
+        ctx.save_for_backward(cols, weight)
+        ctx.geometry = ((kh, kw), stride, padding, dilation, out)
+        ctx.x_shape = x.shape
+        return xp.ascontiguousarray(y.reshape(k, n, out[0], out[1]).transpose(1, 0, 2, 3))
+
+    @staticmethod
+    def backward(ctx, g):
+        cols, weight = ctx.saved
+        xp = get_array_module(g)
+        k = weight.shape[0]
+        g2 = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(k, -1)   # G: (K, N*OH*OW)
+        needs = ctx.needs_input_grad
+        dx = dw = db = None
+        if needs[0]:
+            _, col2im = im2col_pair(xp)
+            dx = col2im(weight.reshape(k, -1).T @ g2, ctx.x_shape, *ctx.geometry)
+        if needs[1]:
+            dw = (g2 @ cols.T).reshape(weight.shape)
+        if len(needs) == 3 and needs[2]:
+            db = g2.sum(axis=1)
+        return (dx, dw, db) if len(needs) == 3 else (dx, dw)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution with torch.nn.functional.conv2d's arguments; see :class:`Conv2d` for the math.
+
+    input (N, C, H, W) or unbatched (C, H, W); weight (K, C, KH, KW); bias (K,) or None. ``padding`` may
+    be an int, a pair, 'valid' (0) or 'same' (output as large as the input; stride 1 only, and an odd
+    dilated kernel size so the zeros split evenly). Only ``groups=1`` is implemented.
+    """
+    if groups != 1:
+        raise ValueError(f"conv2d: only groups=1 is implemented, got groups={groups}")
+    stride, dilation = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
+    if isinstance(padding, str):
+        padding = same_or_valid_padding(padding, weight.shape, stride, dilation)
+    padding = pair(padding, "padding", 0)
+    if input.ndim == 3:  # one image: add a batch axis of 1, and take it away again
+        out = conv2d(input.reshape(1, *input.shape), weight, bias, stride, padding, dilation)
+        return out.reshape(out.shape[1:])
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation)
+
+
+def same_or_valid_padding(mode, weight_shape, stride, dilation):
+    """The padding pair for padding='valid' or 'same' (as PyTorch, 'same' needs stride 1)."""
+    if mode == "valid":
+        return (0, 0)
+    if mode != "same":
+        raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {mode!r}")
+    if stride != (1, 1):
+        raise ValueError(f"padding='same' needs stride 1, got stride {stride}")
+    spans = [dilation[a] * (weight_shape[2 + a] - 1) for a in (0, 1)]
+    if any(s % 2 for s in spans):
+        raise ValueError(f"padding='same' with an even dilated kernel size needs uneven padding, which is not "
+                         f"implemented (weight {tuple(weight_shape)}, dilation {dilation})")
+    return spans[0] // 2, spans[1] // 2

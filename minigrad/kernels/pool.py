@@ -1,0 +1,448 @@
+"""Max, average and adaptive average pooling over NCHW arrays: forward and backward, each as a NumPy (xp)
+reference and a numba kernel.
+
+Geometry (checked and computed by ``minigrad.ops.pool``, which calls these): ``kernel`` (kh, kw), ``stride``
+(sh, sw), ``padding`` (ph, pw), ``dilation`` (dh, dw) and the output size ``out`` (oh, ow). Window (p, q)
+takes the input elements
+
+    x[n, c, p sh - ph + i dh, q sw - pw + j dw]        i = 0 .. kh-1, j = 0 .. kw-1   ("offset" (i, j))
+
+where those rows and columns lie inside the input. Max pooling also returns ``argmax``, the offset
+i kw + j of each window's winner (int32), which is all its backward needs.
+
+The references for max and average pooling loop over the kh kw offsets: offset (i, j) of every window at
+once is one strided slice of the padded input, shape (N, C, OH, OW), so each step is a whole-array NumPy
+(or CuPy) operation. That makes kh kw passes over memory, each with temporaries; the numba kernels instead
+visit each output once, read its window and write it, with the N*C image planes shared out over the
+cores. Adaptive pooling's windows differ in size, so its reference uses two matrix products instead.
+"""
+
+import numba
+import numpy as np
+
+from ..backend import get_array_module
+
+
+# ----- helpers of the references ------------------------------------------------------------------------------
+
+def padded_extent(size, kernel, stride, padding, dilation, out):
+    """Rows (or columns) of padded array that hold the input after ``padding`` and reach the last window."""
+    return max(padding + size, (out - 1) * stride + (kernel - 1) * dilation + 1)
+
+
+def pad(x, padding, extent, fill):
+    """x (N, C, H, W) copied into an (N, C, *extent) array of ``fill``, its corner at (ph, pw)."""
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    (ph, pw) = padding
+    out = xp.full((n, c, extent[0], extent[1]), fill, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def window_offset(padded, i, j, stride, dilation, out):
+    """Offset (i, j) of every window: a strided view of ``padded``, shape (N, C, OH, OW).
+
+    Window (p, q) starts at padded row p sh and column q sw, so its element (i, j) is at padded row
+    i dh + p sh and column j dw + q sw: rows i dh, i dh + sh, ... of the padded array, and likewise columns.
+    """
+    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out
+    top, left = i * dh, j * dw
+    return padded[:, :, top:top + (oh - 1) * sh + 1:sh, left:left + (ow - 1) * sw + 1:sw]
+
+
+def extents(x_shape, kernel, stride, padding, dilation, out):
+    return tuple(padded_extent(x_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a], out[a])
+                 for a in (0, 1))
+
+
+# ----- max pooling --------------------------------------------------------------------------------------------
+
+def max_pool2d_forward_reference(x, kernel, stride, padding, dilation, out):
+    """y[n, c, p, q] = max over the window of x, and argmax = the offset i kw + j that attains it.
+
+    PyTorch's rule picks the winner: visiting the window in row-major order, an element replaces the best
+    so far if it is the window's first element inside the input, if it is larger, or if it is NaN. So the
+    first of several equal maxima wins, and a NaN (the max of anything with a NaN is NaN) always does.
+    Padding is -inf and never wins, but it is not an input element, so ``inside`` marks the real ones.
+    """
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    (kh, kw), (ph, pw), (oh, ow) = kernel, padding, out
+    padded = pad(x, padding, extents(x.shape, kernel, stride, padding, dilation, out), -np.inf)
+    y = xp.full((n, c, oh, ow), -np.inf, dtype=x.dtype)
+    argmax = xp.full((n, c, oh, ow), -1, dtype=xp.int32)         # -1: no element of the window seen yet
+    top = xp.arange(oh) * stride[0] - ph                          # input row where each window starts
+    left = xp.arange(ow) * stride[1] - pw
+    for i in range(kh):
+        rows = top + i * dilation[0]
+        for j in range(kw):
+            cols = left + j * dilation[1]
+            inside = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None, :]   # (OH, OW)
+            v = window_offset(padded, i, j, stride, dilation, out)
+            wins = (inside & (argmax < 0)) | (v > y) | xp.isnan(v)
+            y = xp.where(wins, v, y)
+            argmax = xp.where(wins, xp.int32(i * kw + j), argmax)
+    return y, argmax
+
+
+def max_pool2d_backward_reference(grad, argmax, x_shape, kernel, stride, padding, dilation):
+    """dL/dx: each window's gradient goes to its winner, dL/dx[winner] += g[n, c, p, q].
+
+    Offset by offset: the windows whose winner is offset (i, j) add their g to that element, which is the
+    same strided slice the forward read. An element that wins several overlapping windows receives the sum.
+    """
+    xp = get_array_module(grad)
+    h, w = x_shape[2:]
+    (kh, kw), (ph, pw), out = kernel, padding, argmax.shape[2:]
+    dx = xp.zeros(x_shape[:2] + extents(x_shape, kernel, stride, padding, dilation, out), dtype=grad.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            window_offset(dx, i, j, stride, dilation, out)[...] += xp.where(argmax == i * kw + j, grad, 0)
+    return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
+
+
+# The loops of each numba kernel are written once, as a function numba inlines into its callers
+# (``inline="always"``). Two callers compile them: one with the window geometry as run-time arguments,
+# and one for HALVING, 2x2 windows with stride 2 (the pooling of nearly every CNN, this project's models
+# included), in which the sizes are constants. Loops whose lengths are constants the compiler unrolls,
+# and that copy runs 3 to 7 times faster. The results are identical.
+HALVING = ((2, 2), (2, 2), (0, 0), (1, 1))          # kernel, stride, padding, dilation
+
+
+def is_halving(kernel, stride, padding, dilation=(1, 1)):
+    """Whether the geometry is HALVING, which runs on the copy compiled with constant sizes."""
+    return (tuple(kernel), tuple(stride), tuple(padding), tuple(dilation)) == HALVING
+
+
+@numba.njit(inline="always")
+def _max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):
+    planes, h, w = x.shape
+    _, oh, ow = y.shape
+    for plane in numba.prange(planes):                        # the N*C image planes, shared over the cores
+        for p in range(oh):
+            top = p * sh - ph                                  # input row and column where window (p, q) starts
+            for q in range(ow):
+                left = q * sw - pw
+                best = x.dtype.type(-np.inf)
+                arg = -1
+                for i in range(kh):
+                    r = top + i * dh
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        col = left + j * dw
+                        if col < 0 or col >= w:
+                            continue
+                        v = x[plane, r, col]
+                        if arg < 0 or v > best or v != v:      # first element, larger, or NaN (v != v)
+                            best = v
+                            arg = i * kw + j
+                y[plane, p, q] = best
+                argmax[plane, p, q] = arg
+
+
+@numba.njit(parallel=True, cache=True)
+def _max_pool2d_forward(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):
+    _max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+@numba.njit(parallel=True, cache=True)
+def _max_pool2d_forward_halving(x, y, argmax):
+    _max_pool2d_forward_loops(x, y, argmax, 2, 2, 2, 2, 0, 0, 1, 1)
+
+
+@numba.njit(inline="always")
+def _max_pool2d_backward_loops(grad, argmax, dx, kw, sh, sw, ph, pw, dh, dw):
+    planes, oh, ow = grad.shape
+    for plane in numba.prange(planes):
+        dx[plane] = 0                                          # zeroed here, on every core, not by np.zeros
+        for p in range(oh):
+            for q in range(ow):
+                k = argmax[plane, p, q]                        # the winner's offset (i, j) = (k // kw, k % kw)
+                i, j = k // kw, k % kw
+                dx[plane, p * sh - ph + i * dh, q * sw - pw + j * dw] += grad[plane, p, q]
+
+
+@numba.njit(parallel=True, cache=True)
+def _max_pool2d_backward(grad, argmax, dx, kw, sh, sw, ph, pw, dh, dw):
+    _max_pool2d_backward_loops(grad, argmax, dx, kw, sh, sw, ph, pw, dh, dw)
+
+
+@numba.njit(parallel=True, cache=True)
+def _max_pool2d_backward_halving(grad, argmax, dx):
+    _max_pool2d_backward_loops(grad, argmax, dx, 2, 2, 2, 0, 0, 1, 1)
+
+
+def max_pool2d_forward_numba(x, kernel, stride, padding, dilation, out):
+    """Same contract as :func:`max_pool2d_forward_reference`; x a float32/float64 NumPy array."""
+    n, c, h, w = x.shape
+    planes = np.ascontiguousarray(x).reshape(n * c, h, w)
+    y = np.empty((n * c,) + tuple(out), dtype=x.dtype)
+    argmax = np.empty((n * c,) + tuple(out), dtype=np.int32)
+    if is_halving(kernel, stride, padding, dilation):
+        _max_pool2d_forward_halving(planes, y, argmax)
+    else:
+        _max_pool2d_forward(planes, y, argmax, *kernel, *stride, *padding, *dilation)
+    return y.reshape(n, c, *out), argmax.reshape(n, c, *out)
+
+
+def max_pool2d_backward_numba(grad, argmax, x_shape, kernel, stride, padding, dilation):
+    """Same contract as :func:`max_pool2d_backward_reference`."""
+    n, c, oh, ow = grad.shape
+    dx = np.empty((n * c,) + tuple(x_shape[2:]), dtype=grad.dtype)
+    grad = np.ascontiguousarray(grad).reshape(n * c, oh, ow)
+    argmax = np.ascontiguousarray(argmax).reshape(n * c, oh, ow)
+    if is_halving(kernel, stride, padding, dilation):
+        _max_pool2d_backward_halving(grad, argmax, dx)
+    else:
+        _max_pool2d_backward(grad, argmax, dx, kernel[1], *stride, *padding, *dilation)
+    return dx.reshape(x_shape)
+
+
+# ----- average pooling ----------------------------------------------------------------------------------------
+
+def window_sizes(size, kernel, stride, padding, out, count_include_pad, xp=np):
+    """The divisor's factor along one axis, for each window, by PyTorch's rule.
+
+    A window starting at s = o stride - padding covers [s, min(s + kernel, size + padding)): it is cut off
+    where the padding ends (only ceil_mode windows reach that far). With count_include_pad the padding
+    it covers counts; without, only the part inside the input [0, size) does.
+    """
+    start = xp.arange(out) * stride - padding
+    end = xp.minimum(start + kernel, size + padding)
+    if count_include_pad:
+        return end - start
+    return xp.minimum(end, size) - xp.maximum(start, 0)
+
+
+def avg_pool2d_divisor(x_shape, kernel, stride, padding, out, count_include_pad, divisor_override, xp=np):
+    """What each window's sum is divided by: (OH, OW), or the scalar ``divisor_override`` when given."""
+    if divisor_override:
+        return divisor_override
+    rows = window_sizes(x_shape[2], kernel[0], stride[0], padding[0], out[0], count_include_pad, xp)
+    cols = window_sizes(x_shape[3], kernel[1], stride[1], padding[1], out[1], count_include_pad, xp)
+    return rows[:, None] * cols[None, :]
+
+
+def avg_pool2d_forward_reference(x, kernel, stride, padding, out, count_include_pad, divisor_override):
+    """y[n, c, p, q] = (sum of x over the window, padding counting as 0) / divisor[p, q]."""
+    xp = get_array_module(x)
+    n, c = x.shape[:2]
+    dilation = (1, 1)
+    padded = pad(x, padding, extents(x.shape, kernel, stride, padding, dilation, out), 0)
+    total = xp.zeros((n, c) + tuple(out), dtype=x.dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            total += window_offset(padded, i, j, stride, dilation, out)
+    divisor = avg_pool2d_divisor(x.shape, kernel, stride, padding, out, count_include_pad, divisor_override, xp)
+    return total / xp.asarray(divisor, dtype=x.dtype)
+
+
+def avg_pool2d_backward_reference(grad, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
+    """dL/dx[e] = sum over the windows containing input element e of g[n, c, p, q] / divisor[p, q]."""
+    xp = get_array_module(grad)
+    h, w = x_shape[2:]
+    (ph, pw), out, dilation = padding, grad.shape[2:], (1, 1)
+    divisor = avg_pool2d_divisor(x_shape, kernel, stride, padding, out, count_include_pad, divisor_override, xp)
+    share = grad / xp.asarray(divisor, dtype=grad.dtype)          # what each element of a window receives
+    dx = xp.zeros(x_shape[:2] + extents(x_shape, kernel, stride, padding, dilation, out), dtype=grad.dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            window_offset(dx, i, j, stride, dilation, out)[...] += share
+    return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
+
+
+@numba.njit(cache=True, inline="always")
+def _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override):
+    """PyTorch's divisor for the window whose corner is input row ``top``, column ``left`` (see window_sizes)."""
+    if divisor_override:
+        return divisor_override
+    bottom, right = min(top + kh, h + ph), min(left + kw, w + pw)        # cut off where the padding ends
+    if not count_include_pad:
+        top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, h), min(right, w)
+    return (bottom - top) * (right - left)
+
+
+@numba.njit(inline="always")
+def _avg_pool2d_forward_loops(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    planes, h, w = x.shape
+    _, oh, ow = y.shape
+    for plane in numba.prange(planes):
+        for p in range(oh):
+            top = p * sh - ph
+            for q in range(ow):
+                left = q * sw - pw
+                total = x.dtype.type(0)
+                for i in range(kh):
+                    r = top + i
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        col = left + j
+                        if col < 0 or col >= w:
+                            continue
+                        total += x[plane, r, col]
+                divisor = _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override)
+                y[plane, p, q] = total / x.dtype.type(divisor)
+
+
+@numba.njit(parallel=True, cache=True)
+def _avg_pool2d_forward(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    _avg_pool2d_forward_loops(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
+
+
+@numba.njit(parallel=True, cache=True)
+def _avg_pool2d_forward_halving(x, y, count_include_pad, divisor_override):
+    _avg_pool2d_forward_loops(x, y, 2, 2, 2, 2, 0, 0, count_include_pad, divisor_override)
+
+
+@numba.njit(inline="always")
+def _avg_pool2d_backward_loops(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    planes, h, w = dx.shape
+    _, oh, ow = grad.shape
+    for plane in numba.prange(planes):
+        dx[plane] = 0
+        for p in range(oh):
+            top = p * sh - ph
+            for q in range(ow):
+                left = q * sw - pw
+                divisor = _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override)
+                share = grad[plane, p, q] / grad.dtype.type(divisor)
+                for i in range(kh):
+                    r = top + i
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        col = left + j
+                        if col < 0 or col >= w:
+                            continue
+                        dx[plane, r, col] += share
+
+
+@numba.njit(parallel=True, cache=True)
+def _avg_pool2d_backward(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    _avg_pool2d_backward_loops(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
+
+
+@numba.njit(parallel=True, cache=True)
+def _avg_pool2d_backward_halving(grad, dx, count_include_pad, divisor_override):
+    _avg_pool2d_backward_loops(grad, dx, 2, 2, 2, 2, 0, 0, count_include_pad, divisor_override)
+
+
+def avg_pool2d_forward_numba(x, kernel, stride, padding, out, count_include_pad, divisor_override):
+    """Same contract as :func:`avg_pool2d_forward_reference`; x a float32/float64 NumPy array."""
+    n, c, h, w = x.shape
+    planes = np.ascontiguousarray(x).reshape(n * c, h, w)
+    y = np.empty((n * c,) + tuple(out), dtype=x.dtype)
+    settings = (bool(count_include_pad), int(divisor_override or 0))     # 0: no override
+    if is_halving(kernel, stride, padding):
+        _avg_pool2d_forward_halving(planes, y, *settings)
+    else:
+        _avg_pool2d_forward(planes, y, *kernel, *stride, *padding, *settings)
+    return y.reshape(n, c, *out)
+
+
+def avg_pool2d_backward_numba(grad, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
+    """Same contract as :func:`avg_pool2d_backward_reference`."""
+    n, c, oh, ow = grad.shape
+    dx = np.empty((n * c,) + tuple(x_shape[2:]), dtype=grad.dtype)
+    grad = np.ascontiguousarray(grad).reshape(n * c, oh, ow)
+    settings = (bool(count_include_pad), int(divisor_override or 0))
+    if is_halving(kernel, stride, padding):
+        _avg_pool2d_backward_halving(grad, dx, *settings)
+    else:
+        _avg_pool2d_backward(grad, dx, *kernel, *stride, *padding, *settings)
+    return dx.reshape(x_shape)
+
+
+# ----- adaptive average pooling -------------------------------------------------------------------------------
+
+def adaptive_pool_matrix(size, out, xp=np, dtype=np.float64):
+    """P (out, size) averaging the windows of one axis: P[o, k] = 1 / (end_o - start_o) for start_o <= k < end_o.
+
+    Window o covers [floor(o size / out), ceil((o + 1) size / out)), PyTorch's rule.
+    """
+    o = xp.arange(out)
+    start = (o * size) // out
+    end = -((-(o + 1) * size) // out)                                # ceil((o + 1) size / out)
+    k = xp.arange(size)
+    inside = (start[:, None] <= k[None, :]) & (k[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def apply_to_last_axis(a, matrix):
+    """b[..., o] = sum over k of matrix[o, k] a[..., k] for a (..., K), matrix (O, K): one matrix product."""
+    return (a.reshape(-1, a.shape[-1]) @ matrix.T).reshape(a.shape[:-1] + (matrix.shape[0],))
+
+
+def adaptive_avg_pool2d_forward_reference(x, out):
+    """Y = P_H X P_W^T for every image plane X (H, W): average over column windows, then over row windows."""
+    xp = get_array_module(x)
+    rows = adaptive_pool_matrix(x.shape[2], out[0], xp, x.dtype)     # (OH, H)
+    cols = adaptive_pool_matrix(x.shape[3], out[1], xp, x.dtype)     # (OW, W)
+    t = apply_to_last_axis(x, cols)                                  # (N, C, H, OW)
+    return xp.ascontiguousarray(apply_to_last_axis(t.swapaxes(2, 3), rows).swapaxes(2, 3))
+
+
+def adaptive_avg_pool2d_backward_reference(grad, x_shape):
+    """dL/dX = P_H^T G P_W for every plane: the transposed products, in the reverse order."""
+    xp = get_array_module(grad)
+    rows = adaptive_pool_matrix(x_shape[2], grad.shape[2], xp, grad.dtype)
+    cols = adaptive_pool_matrix(x_shape[3], grad.shape[3], xp, grad.dtype)
+    t = apply_to_last_axis(grad.swapaxes(2, 3), rows.T).swapaxes(2, 3)   # (N, C, H, OW)
+    return apply_to_last_axis(t, cols.T)                                 # (N, C, H, W)
+
+
+@numba.njit(cache=True, inline="always")
+def _adaptive_window(o, size, out):
+    """[start, end) of window o of ``out`` along an axis of ``size``."""
+    return (o * size) // out, -((-(o + 1) * size) // out)
+
+
+@numba.njit(parallel=True, cache=True)
+def _adaptive_avg_pool2d_forward(x, y):
+    planes, h, w = x.shape
+    _, oh, ow = y.shape
+    for plane in numba.prange(planes):
+        for p in range(oh):
+            r0, r1 = _adaptive_window(p, h, oh)
+            for q in range(ow):
+                c0, c1 = _adaptive_window(q, w, ow)
+                total = x.dtype.type(0)
+                for r in range(r0, r1):
+                    for col in range(c0, c1):
+                        total += x[plane, r, col]
+                y[plane, p, q] = total / x.dtype.type((r1 - r0) * (c1 - c0))
+
+
+@numba.njit(parallel=True, cache=True)
+def _adaptive_avg_pool2d_backward(grad, dx):
+    planes, h, w = dx.shape
+    _, oh, ow = grad.shape
+    for plane in numba.prange(planes):
+        dx[plane] = 0
+        for p in range(oh):
+            r0, r1 = _adaptive_window(p, h, oh)
+            for q in range(ow):
+                c0, c1 = _adaptive_window(q, w, ow)
+                share = grad[plane, p, q] / grad.dtype.type((r1 - r0) * (c1 - c0))
+                for r in range(r0, r1):
+                    for col in range(c0, c1):
+                        dx[plane, r, col] += share
+
+
+def adaptive_avg_pool2d_forward_numba(x, out):
+    """Same contract as :func:`adaptive_avg_pool2d_forward_reference`; x a float32/float64 NumPy array."""
+    n, c, h, w = x.shape
+    y = np.empty((n * c,) + tuple(out), dtype=x.dtype)
+    _adaptive_avg_pool2d_forward(np.ascontiguousarray(x).reshape(n * c, h, w), y)
+    return y.reshape(n, c, *out)
+
+
+def adaptive_avg_pool2d_backward_numba(grad, x_shape):
+    """Same contract as :func:`adaptive_avg_pool2d_backward_reference`."""
+    n, c, oh, ow = grad.shape
+    dx = np.empty((n * c,) + tuple(x_shape[2:]), dtype=grad.dtype)
+    _adaptive_avg_pool2d_backward(np.ascontiguousarray(grad).reshape(n * c, oh, ow), dx)
+    return dx.reshape(x_shape)

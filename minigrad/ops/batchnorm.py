@@ -1,0 +1,164 @@
+"""Batch normalisation (Ioffe & Szegedy, 2015): each channel standardised by statistics over the batch.
+
+For input (N, C), (N, C, L) or (N, C, H, W), channel c's statistics are taken over the n = N*L values
+x[:, c, ...] (L = H*W for images, 1 for (N, C) input); the op works on the input viewed as (N, C, L).
+The sums over a channel run in ``minigrad.kernels.batchnorm`` (NumPy reference and numba kernel).
+"""
+
+import math
+
+from .. import kernels
+from ..autograd import Function
+from ..backend import get_array_module
+from ..kernels import batchnorm as bn_kernels
+from ..tensor import Tensor
+
+
+class BatchNorm(Function):
+    """y = batch_norm(x) with per-channel scale gamma (weight) and shift beta (bias).
+
+    Forward, the U-Net paper's eq. (1), for every channel c:
+        x_hat = (x - mu_c) / sqrt(sigma_c^2 + eps),      y = gamma_c x_hat + beta_c
+    In training mu_c and sigma_c^2 are the mean and the biased variance (divided by n) of the channel's n
+    values in this batch; in evaluation they are the running estimates, so y is a fixed per-channel affine
+    map. Either way it is computed as one multiply-add per element, y = x s_c + t_c with
+    s_c = gamma_c / sqrt(sigma_c^2 + eps) and t_c = beta_c - mu_c s_c.
+
+    Backward in training. Take one channel and drop the index c: values x_1..x_n, upstream g_i = dL/dy_i,
+        mu = (1/n) sum_i x_i,    var = (1/n) sum_i (x_i - mu)^2,
+        r = (var + eps)^(-1/2),  x_hat_i = (x_i - mu) r.
+    1. y_i = gamma x_hat_i + beta, so
+           dL/dbeta = sum_i g_i,   dL/dgamma = sum_i g_i x_hat_i,   dL/dx_hat_i = gamma g_i.
+    2. Every x_hat_i depends on every x_j, through x_i itself, mu and var:
+           dmu/dx_j  = 1/n
+           dvar/dx_j = (2/n) sum_i (x_i - mu)(delta_ij - 1/n) = (2/n)(x_j - mu)      (as sum_i (x_i - mu) = 0)
+           dr/dx_j   = -(1/2)(var + eps)^(-3/2) dvar/dx_j = -r^3 (x_j - mu)/n = -r^2 x_hat_j / n
+    3. Product rule on x_hat_i = (x_i - mu) r:
+           dx_hat_i/dx_j = r (delta_ij - 1/n) + (x_i - mu) dr/dx_j = (r/n) (n delta_ij - 1 - x_hat_i x_hat_j)
+    4. Chain rule, summing over i:
+           dL/dx_j = sum_i gamma g_i dx_hat_i/dx_j
+                   = (gamma r / n) (n g_j - sum_i g_i - x_hat_j sum_i g_i x_hat_i)
+    so, with means over the n = N*H*W values of a channel,
+        dL/dx = (gamma / sqrt(var + eps)) * (g - mean(g) - x_hat * mean(g * x_hat))
+        dL/dgamma = sum g * x_hat,        dL/dbeta = sum g.
+    Reading it: shifting a channel's x leaves x_hat unchanged, so dL/dx has no component along the constant
+    direction (sum dL/dx = 0 over a channel); scaling x changes x_hat only through eps, and the last term
+    removes g's component along x_hat (entirely when eps = 0, as then mean(x_hat^2) = 1).
+
+    Why an all-ones upstream gradient hides errors here: with g = 1 (checking sum(y)), sum_i y_i = n beta
+    does not depend on x at all, so the true dL/dx is exactly 0: g - mean(g) = 0 and mean(g x_hat) =
+    mean(x_hat) = 0. A backward that drops the x_hat * mean(g x_hat) term, or has its sign or factor wrong,
+    returns 0 as well and passes. The same holds for any g constant within a channel; only a random g (as
+    ``gradcheck`` uses) exercises the whole formula.
+
+    Backward in evaluation: mu and var are constants, so dL/dx = g * gamma / sqrt(running_var + eps), and
+    dL/dgamma = sum g * x_hat, dL/dbeta = sum g as above (x_hat from the running statistics).
+
+    Called through :func:`batch_norm`, which checks the arguments; weight and bias are always Tensors here.
+    In training the batch statistics are blended into running_mean and running_var (arrays) in place.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean=None, running_var=None, training=False, momentum=0.1,
+                eps=1e-5):
+        xp = get_array_module(x)
+        x3 = x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))   # (N, C, L); a view if contiguous
+        fast = kernels.enabled(xp)
+        if training:
+            mean, var = (bn_kernels.batch_stats_numba if fast else bn_kernels.batch_stats_reference)(x3)
+            update_running_stats(running_mean, running_var, mean, var, x3.shape[0] * x3.shape[2], momentum)
+        else:
+            mean, var = running_mean.astype(xp.float64), running_var.astype(xp.float64)
+        invstd = 1.0 / xp.sqrt(var + eps)                      # per-channel statistics stay in float64
+        gamma = weight.astype(xp.float64)
+        scale = gamma * invstd                                 # s = gamma / sqrt(var + eps)
+        shift = bias.astype(xp.float64) - mean * scale         # t = beta - mu s
+        y = (bn_kernels.scale_shift_numba if fast else bn_kernels.scale_shift_reference)(x3, scale, shift)
+        ctx.save_for_backward(x3, mean, invstd, gamma)
+        ctx.training, ctx.shape = training, x.shape
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        x3, mean, invstd, gamma = ctx.saved
+        need_x, need_weight, need_bias = ctx.needs_input_grad
+        xp = get_array_module(g)
+        g3 = g.astype(x3.dtype, copy=False).reshape(x3.shape)
+        run = bn_kernels.backward_numba if kernels.enabled(xp) else bn_kernels.backward_reference
+        dx, sum_g, sum_g_xhat = run(g3, x3, mean, invstd, gamma, ctx.training, need_x)
+        weight, bias = ctx.inputs[1], ctx.inputs[2]
+        return (dx.reshape(ctx.shape) if need_x else None,
+                sum_g_xhat.astype(weight.dtype) if need_weight else None,   # dL/dgamma = sum g x_hat
+                sum_g.astype(bias.dtype) if need_bias else None)            # dL/dbeta = sum g
+
+
+def update_running_stats(running_mean, running_var, mean, var, n, momentum):
+    """PyTorch's rule, in place: running = (1 - momentum) running + momentum batch_stat.
+
+    running_var takes the unbiased variance var * n / (n - 1), the estimate of the population's variance,
+    while the batch itself is normalised with the biased one. Either array may be None (not tracked).
+    """
+    if running_mean is not None:
+        running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+    if running_var is not None:
+        running_var[...] = (1 - momentum) * running_var + momentum * var * (n / (n - 1))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Batch normalisation with ``torch.nn.functional.batch_norm``'s arguments and semantics.
+
+    Args:
+        input: (N, C), (N, C, L) or (N, C, H, W) (any rank >= 2: the axes after C are flattened into L).
+        running_mean, running_var: (C,) arrays or Tensors. In training (if not None) they are updated in
+            place, outside the graph: running = (1 - momentum) running + momentum batch_stat, with the
+            unbiased batch variance for running_var. In evaluation they normalise the input.
+        weight, bias: gamma and beta, (C,) Tensors (differentiable) or None (1 and 0).
+        training: normalise with this batch's mean and biased variance (True) or the running ones (False).
+        momentum: weight of the new batch in the running statistics.
+        eps: added to the variance before the square root.
+
+    See :class:`BatchNorm` for the forward and backward math.
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    running_mean, running_var = _raw(running_mean), _raw(running_var)
+    check_arguments(x, running_mean, running_var, weight, bias, training)
+    xp = get_array_module(x.data)
+    channels = x.shape[1]
+    weight = Tensor._wrap(xp.ones(channels, x.dtype)) if weight is None else _tensor(weight)
+    bias = Tensor._wrap(xp.zeros(channels, x.dtype)) if bias is None else _tensor(bias)
+    return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
+                           training=bool(training), momentum=momentum, eps=eps)
+
+
+def _raw(t):
+    return t.data if isinstance(t, Tensor) else t
+
+
+def _tensor(t):
+    return t if isinstance(t, Tensor) else Tensor(t)
+
+
+def check_arguments(x, running_mean, running_var, weight, bias, training):
+    """Raise a clear error, naming the expected and received shapes, for any input batch_norm cannot take."""
+    shape = tuple(x.shape)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm expects input of shape (N, C), (N, C, L) or (N, C, H, W), got {shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"batch_norm expects a floating-point input, got dtype {x.dtype}")
+    channels = shape[1]
+    for name, v in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)]:
+        if v is None:
+            continue
+        if not hasattr(v, "shape") or tuple(v.shape) != (channels,):
+            received = tuple(v.shape) if hasattr(v, "shape") else type(v).__name__
+            raise ValueError(f"batch_norm expects {name} of shape (C,) = ({channels},) for input of shape "
+                             f"{shape} with C = {channels} channels, got {received}")
+        if name.startswith("running") and v.dtype.kind != "f":
+            raise TypeError(f"batch_norm expects a floating-point {name}, got dtype {v.dtype}")
+    if training and shape[0] * math.prod(shape[2:]) <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input of shape {shape}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm in evaluation mode (training=False) needs running_mean and running_var; "
+                         "with training=True it normalises with the batch's own statistics instead")

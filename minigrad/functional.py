@@ -6,8 +6,11 @@
 Each function wraps one op from ``minigrad.ops``, whose docstring has the forward and backward math.
 """
 
+from .ops import batchnorm as batchnorm_ops
+from .ops import conv as conv_ops
 from .ops import dropout as dropout_ops
 from .ops import linear as linear_ops
+from .ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401  (re-exported)
 from .ops import shape as shape_ops
 from .ops import softmax as softmax_ops
 from .tensor import Tensor, as_array, matmul  # noqa: F401  (matmul is re-exported)
@@ -58,6 +61,20 @@ def linear(input, weight, bias=None):
     """input @ weight^T + bias for input (..., in), weight (out, in), bias (out,); see ``ops.linear.Linear``."""
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return linear_ops.Linear.apply(*(as_tensor(t) for t in inputs))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Normalise each channel of input (N, C, ...) by its mean and variance, then scale by weight and shift by
+    bias: with this batch's statistics when training (running_mean and running_var updated in place),
+    with the running ones otherwise. See ``ops.batchnorm.BatchNorm``."""
+    return batchnorm_ops.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution of input (N, C, H, W) with weight (K, C, KH, KW); see ``ops.conv.Conv2d``."""
+    bias = None if bias is None else as_tensor(bias)
+    return conv_ops.conv2d(as_tensor(input), as_tensor(weight), bias, stride, padding, dilation, groups)
 
 
 def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):

@@ -245,6 +245,50 @@ def _dropout(shape, rng):
     return fn, [rng.standard_normal(shape)]
 
 
+def _batch_norm_check(name, training):
+    @register_check(name, (4, 3, 5))
+    def build(shape, rng):
+        from . import functional as F
+        c = shape[1] if len(shape) > 1 else 1  # a 1-d --shape reaches batch_norm, which says what it expects
+        running_mean, running_var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+
+        def fn(x, weight, bias):  # fresh running statistics per evaluation: training updates them in place
+            return F.batch_norm(x, running_mean.copy(), running_var.copy(), weight, bias, training=training)
+        return fn, [rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)]
+
+
+_batch_norm_check("batch_norm", training=True)
+_batch_norm_check("batch_norm_eval", training=False)
+
+
+@register_check("conv2d", (2, 3, 6, 5))
+def _conv2d(shape, rng):
+    from . import functional as F
+    weight = rng.standard_normal((4, shape[1] if len(shape) == 4 else 1, 3, 3))
+    return (lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1)), [rng.standard_normal(shape), weight,
+                                                                      rng.standard_normal(4)]
+
+
+@register_check("max_pool2d", (2, 3, 6, 5))
+def _max_pool2d(shape, rng):
+    from . import functional as F
+    x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1    # distinct values: one winner per window
+    return (lambda t: F.max_pool2d(t, 3, stride=2, padding=1)), [x]
+
+
+@register_check("avg_pool2d", (2, 3, 6, 5))
+def _avg_pool2d(shape, rng):
+    from . import functional as F
+    return (lambda t: F.avg_pool2d(t, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)), \
+        [rng.standard_normal(shape)]
+
+
+@register_check("adaptive_avg_pool2d", (2, 3, 7, 5))
+def _adaptive_avg_pool2d(shape, rng):
+    from . import functional as F
+    return (lambda t: F.adaptive_avg_pool2d(t, (3, 2))), [rng.standard_normal(shape)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m minigrad.gradcheck",

@@ -1,8 +1,11 @@
 """Layers and models: ``Module``, ``Parameter`` and the layers built on ``minigrad.functional``."""
 
 from . import init
+from .conv import Conv2d
 from .layers import CrossEntropyLoss, Dropout, Flatten, Identity, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import Module, Parameter
+from .normalization import BatchNorm1d, BatchNorm2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
-__all__ = ["Module", "Parameter", "Linear", "ReLU", "Sigmoid", "Tanh", "Identity", "Flatten", "Dropout",
+__all__ = ["Module", "Parameter", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "Sigmoid", "Tanh", "Identity", "Flatten", "Dropout",
            "Sequential", "CrossEntropyLoss", "init"]

@@ -6,4 +6,7 @@
     linear       matmul, linear (x W^T + b)
     softmax      softmax, log_softmax, cross_entropy
     dropout      dropout
+    conv         conv2d (im2col + one matrix product)
+    pool         max_pool2d, avg_pool2d, adaptive_avg_pool2d
+    batchnorm    batch_norm
 """

@@ -305,7 +305,8 @@ def classification_metrics(y_true, y_prob, class_names=None):
     """All the metrics above for predictions ``y_pred = argmax(y_prob, axis=1)``, as a
     JSON-serialisable dict of plain Python floats, ints, lists and strings.
 
-    Keys: accuracy, precision_weighted, recall_weighted, f1_weighted, mcc,
+    Keys: accuracy, precision_weighted, recall_weighted, f1_weighted, the same three with the
+    unweighted (macro) average over classes (precision_macro, ...), mcc,
     sensitivity_per_class, specificity_per_class, sensitivity_mean, specificity_mean,
     balanced_accuracy (eq. 9), balanced_accuracy_recall (scikit-learn's), log_loss,
     roc_auc_ovr (macro; None when a class lacks positives or negatives), confusion_matrix,
@@ -334,6 +335,9 @@ def classification_metrics(y_true, y_prob, class_names=None):
         "precision_weighted": _average(precision, support, "weighted"),
         "recall_weighted": _average(recall, support, "weighted"),
         "f1_weighted": _average(f1, support, "weighted"),
+        "precision_macro": _average(precision, support, "macro"),
+        "recall_macro": _average(recall, support, "macro"),
+        "f1_macro": _average(f1, support, "macro"),
         "mcc": matthews_corrcoef(*args),
         "sensitivity_per_class": sens.tolist(),
         "specificity_per_class": spec.tolist(),

@@ -203,6 +203,22 @@ def test_subset_is_stratified_and_deterministic(npz):
         ds.subset(41)
 
 
+@pytest.mark.parametrize("task,counts", [("wbc4", [9, 3, 4, 6]), ("mono_poly", [3 + 4, 9 + 6])])
+def test_tasks_keep_their_classes_and_relabel_them(npz, task, counts):
+    ds = BloodMNIST("train", path=npz)
+    sub = ds.task(task)
+    assert sub.num_classes == len(counts) and sub.class_counts().tolist() == counts
+    assert sub.classes == tuple(name for name, _ in bm.TASKS[task])
+    originals = [c for _, group in bm.TASKS[task] for c in group]
+    keep = np.isin(ds.labels, originals)
+    np.testing.assert_array_equal(sub.images, ds.images[keep])     # the same images, in the same order
+    for k, (_, group) in enumerate(bm.TASKS[task]):
+        np.testing.assert_array_equal(np.isin(ds.labels[keep], group), sub.labels == k)
+    assert sub.subset(8).classes == sub.classes and all(name in repr(sub) for name in sub.classes)
+    with pytest.raises(ValueError, match="unknown task 'wbc5'"):
+        ds.task("wbc5")
+
+
 # ------------------------------------------------------------------------------- DataLoader
 
 def epoch_indices(loader):

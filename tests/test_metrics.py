@@ -270,8 +270,10 @@ def test_classification_metrics_is_json_and_consistent(data):
     assert back == report  # plain Python types only: survives a JSON round trip unchanged
     y_pred = y_prob.argmax(axis=1)
     assert report["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
-    assert report["f1_weighted"] == pytest.approx(skm.f1_score(
-        y_true, y_pred, labels=range(c), average="weighted", zero_division=0))
+    for average in ("weighted", "macro"):
+        for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+            assert report[f"{name}_{average}"] == pytest.approx(fn(
+                y_true, y_pred, labels=range(c), average=average, zero_division=0)), (name, average)
     assert report["mcc"] == pytest.approx(skm.matthews_corrcoef(y_true, y_pred), abs=1e-12)
     assert report["log_loss"] == pytest.approx(skm.log_loss(y_true, y_prob, labels=range(c)))
     assert report["balanced_accuracy"] == pytest.approx(

@@ -6,9 +6,9 @@
         ...                                           # x float32 (128, 3, 28, 28), y int64 (128,)
 """
 
-from .bloodmnist import (CLASSES, BloodMNIST, DataCorruptError, DataNotFoundError, default_root,
+from .bloodmnist import (CLASSES, TASKS, BloodMNIST, DataCorruptError, DataNotFoundError, default_root,
                          find_bloodmnist, load_bloodmnist)
 from .loader import ArrayDataset, DataLoader
 
-__all__ = ["BloodMNIST", "load_bloodmnist", "find_bloodmnist", "default_root", "CLASSES",
+__all__ = ["BloodMNIST", "load_bloodmnist", "find_bloodmnist", "default_root", "CLASSES", "TASKS",
            "DataNotFoundError", "DataCorruptError", "DataLoader", "ArrayDataset"]

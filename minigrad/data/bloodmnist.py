@@ -36,6 +36,13 @@ MD5 = "7053d0359d879ad8a5505303e11de1dc"
 SPLITS = ("train", "val", "test")
 CLASSES = ("basophil", "eosinophil", "erythroblast", "immature granulocyte",
            "lymphocyte", "monocyte", "neutrophil", "platelet")
+# Tasks on subsets of the classes, as the papers pose them: the four white-cell types of the DCLNN paper and
+# of Jane et al., and the DCLNN paper's mononuclear (lymphocyte, monocyte) vs polynuclear (eosinophil,
+# neutrophil) task. Each new class is a name and the original labels it gathers.
+TASKS = {
+    "wbc4": (("eosinophil", (1,)), ("lymphocyte", (4,)), ("monocyte", (5,)), ("neutrophil", (6,))),
+    "mono_poly": (("mononuclear", (4, 5)), ("polynuclear", (1, 6))),
+}
 IMAGE_SHAPE = (28, 28, 3)  # as stored: height, width, channels
 DOWNLOAD_TIMEOUT_S = 10
 
@@ -215,10 +222,27 @@ class BloodMNIST:
         self.images, self.labels = load_bloodmnist(split, path, root, download)
 
     @classmethod
-    def _from_arrays(cls, split, images, labels):
+    def _from_arrays(cls, split, images, labels, classes=CLASSES):
         ds = cls.__new__(cls)  # skip __init__: no file to read
         ds.split, ds.images, ds.labels = split, images, labels
+        ds.classes, ds.num_classes = tuple(classes), len(classes)
         return ds
+
+    def task(self, name):
+        """The examples of one of the :data:`TASKS`, relabelled 0..K-1 in the task's order.
+
+        ``BloodMNIST("train").task("wbc4")`` keeps eosinophils, lymphocytes, monocytes and neutrophils as
+        classes 0-3; ``task("mono_poly")`` makes lymphocytes and monocytes class 0, eosinophils and
+        neutrophils class 1. Other cell types are left out.
+        """
+        if name not in TASKS:
+            raise ValueError(f"unknown task {name!r}; tasks: {', '.join(TASKS)}")
+        new_label = np.full(len(CLASSES), -1)
+        for k, (_, originals) in enumerate(TASKS[name]):
+            new_label[list(originals)] = k
+        keep = new_label[self.labels] >= 0
+        return BloodMNIST._from_arrays(self.split, self.images[keep], new_label[self.labels[keep]],
+                                       classes=[task_class for task_class, _ in TASKS[name]])
 
     def __len__(self):
         return len(self.labels)
@@ -248,9 +272,9 @@ class BloodMNIST:
         rng = np.random.default_rng(seed)
         keep = np.sort(np.concatenate([
             rng.choice(np.flatnonzero(self.labels == c), size=k, replace=False) for c, k in enumerate(take)]))
-        return BloodMNIST._from_arrays(self.split, self.images[keep], self.labels[keep])
+        return BloodMNIST._from_arrays(self.split, self.images[keep], self.labels[keep], self.classes)
 
     def __repr__(self):
         lines = [f"BloodMNIST(split={self.split!r}, size={len(self)})"]
-        lines += [f"  {c:<2} {name:<21} {k:>6}" for c, (name, k) in enumerate(zip(CLASSES, self.class_counts()))]
+        lines += [f"  {c:<2} {name:<21} {k:>6}" for c, (name, k) in enumerate(zip(self.classes, self.class_counts()))]
         return "\n".join(lines)

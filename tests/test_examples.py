@@ -61,27 +61,30 @@ def test_example_writes_the_report(one_epoch_run):
     report = json.loads((out / "report.json").read_text())
     assert {"paper", "started", "seed", "train_images", "models"} <= set(report)
     assert report["train_images"] == 400 and report["seed"] == 0
-    mlnn = report["models"]["mlnn"]
-    assert {"settings", "history", "test", "test_loss", "efficiency"} <= set(mlnn)
-    assert mlnn["settings"] == {"lr": 0.01, "epochs": 1, "batch_size": 128}      # Table 1, epochs overridden
-    test = mlnn["test"]
-    for key in ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "balanced_accuracy",
-                "sensitivity_mean", "specificity_mean", "roc_auc_ovr"):
-        assert 0.0 <= test[key] <= 1.0, key
-    assert -1.0 <= test["mcc"] <= 1.0
-    assert np.array(test["confusion_matrix"]).sum() == 3421                       # the official test split
-    assert mlnn["efficiency"]["parameters"] == 2_785_988
-    assert mlnn["efficiency"]["training_seconds"] > 0
-    assert [h["epoch"] for h in mlnn["history"]] == [1]
-    assert np.isfinite(mlnn["test_loss"])
+    assert list(report["models"]) == ["cnn", "mlnn"]                              # both columns of Table 2
+    for name, lr, parameters in (("cnn", 0.001, 422_344), ("mlnn", 0.01, 2_785_988)):
+        result = report["models"][name]
+        assert {"settings", "history", "test", "test_loss", "efficiency"} <= set(result)
+        assert result["settings"] == {"optimizer": "adam", "lr": lr, "epochs": 1, "batch_size": 128}  # Table 1
+        test = result["test"]
+        for key in ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "balanced_accuracy",
+                    "sensitivity_mean", "specificity_mean", "roc_auc_ovr"):
+            assert 0.0 <= test[key] <= 1.0, key
+        assert -1.0 <= test["mcc"] <= 1.0
+        assert np.array(test["confusion_matrix"]).sum() == 3421                   # the official test split
+        assert result["efficiency"]["parameters"] == parameters
+        assert result["efficiency"]["training_seconds"] > 0
+        assert [h["epoch"] for h in result["history"]] == [1]
+        assert np.isfinite(result["test_loss"])
+        assert is_png(out / f"confusion_{name}.png")
 
     md = (out / "report.md").read_text()
-    for text in ("Table 2", "MCC", "Balanced Accuracy", "Accuracy", "Parameters (M)", "2.786", "per class"):
+    for text in ("Table 2", "MCC", "Balanced Accuracy", "Accuracy", "Parameters (M)", "2.786", "0.422", "per class",
+                 "| Metric | CNN | MLNN (DNN) |"):
         assert text in md, text
-    assert f"{test['accuracy']:.4f}" in md
+    assert f"{report['models']['cnn']['test']['accuracy']:.4f}" in md
 
     assert is_png(out / "curves.png")
-    assert is_png(out / "confusion_mlnn.png")
     state = load_checkpoint(out / "checkpoint_mlnn.pkl")
     assert state["epoch"] == 1 and len(state["history"]) == 1
 
@@ -156,3 +159,39 @@ def test_compare_torch_benchmark(tmp_path):
     # almost alike (float32 rounding has not had time to make them drift apart).
     assert abs(run["minigrad"]["val_accuracy"][0] - run["pytorch"]["val_accuracy"][0]) < 0.01
     assert "minigrad / PyTorch" in (out / "mlnn.md").read_text()
+
+
+@needs_data
+def test_gounder_example_writes_its_report(tmp_path):
+    gounder = load_script("examples/gounder.py", "gounder_example")
+    gounder.main(QUICK + ["--epochs", "2", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+    result = report["result"]
+    assert result["settings"]["batch_size"] == 32 and result["settings"]["early_stopping"]["patience"] == 3
+    assert result["efficiency"]["parameters"] == 225_352 and len(result["history"]) == 2
+    md = (tmp_path / "report.md").read_text()
+    for text in ("Classification report", "macro avg", "weighted avg", "0.9161", f"{result['test']['accuracy']:.4f}"):
+        assert text in md, text
+    assert is_png(tmp_path / "curves.png") and is_png(tmp_path / "confusion_gounder_cnn.png")
+
+
+@needs_data
+def test_dclnn_example_writes_tables_1_and_2(tmp_path):
+    dclnn = load_script("examples/dclnn.py", "dclnn_example")
+    dclnn.main(QUICK + ["--epochs", "1", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report["tasks"]) == {"wbc4", "mono_poly"}
+    four, two = report["tasks"]["wbc4"], report["tasks"]["mono_poly"]
+    assert four["classes"] == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"] and four["test_images"] == 1817
+    assert two["classes"] == ["mononuclear", "polynuclear"] and two["test_images"] == 1817
+    for task in (four, two):
+        assert set(task["scores"]) == {"NB", "SVM", "DCLNN (max pooling)", "DCLNN (average pooling)"}
+        for scores in task["scores"].values():
+            assert set(scores) == set(task["classes"]) | {"Average"}
+            average = scores["Average"]["precision"]
+            assert average == pytest.approx(np.mean([scores[c]["precision"] for c in task["classes"]]))
+    md = (tmp_path / "report.md").read_text()
+    for text in ("Table 1 (four classes)", "Table 1 (two classes)", "Table 2 (four classes)", "max pooling vs average",
+                 "| Method | Class | Precision | Recall | F1 score |", "**Average**"):
+        assert text in md, text
+    assert is_png(tmp_path / "averages.png") and is_png(tmp_path / "confusion_dclnn_avg_mono_poly.png")

@@ -1,0 +1,139 @@
+"""Running one of the papers' models end to end: build it, train it with its paper's recipe on minigrad's
+Trainer, evaluate it on the test split, and draw what a person would rather look at than read.
+
+    result = train_and_evaluate("cnn", splits, out=Path("results/pinto_silva"), seed=0)
+
+``splits`` maps "train", "val" and "test" to datasets (``BloodMNIST`` or one of its tasks). The result is
+a dict of plain values (history, test metrics, efficiency) ready for ``report.save_json``. Every example
+script and the command line go through here, so a model is trained the same way wherever it is run.
+"""
+
+import argparse
+from pathlib import Path
+
+from minigrad import metrics, optim
+from minigrad.callbacks import BestCheckpoint, EarlyStopping
+from minigrad.data import BloodMNIST, DataLoader
+from minigrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau, StepLR
+from minigrad.report import plot_confusion_matrix
+from minigrad.training import Trainer, evaluate, predict_logits
+
+from . import registry
+
+
+def example_parser(description, out):
+    """The command-line arguments every example script shares; a script adds its own before parsing."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, help="override the paper's number of epochs")
+    p.add_argument("--lr", type=float, help="override the paper's learning rate")
+    p.add_argument("--batch-size", type=int, help="override the paper's batch size")
+    p.add_argument("--limit", type=int, help="train on a stratified subset of this many images (quick runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", help="path to bloodmnist.npz (default: the MedMNIST cache)")
+    p.add_argument("--out", default=out, help="folder for the report")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return p
+
+
+def parse_example_args(parser, argv=None):
+    """Parse, then reject non-positive sizes and rates with argparse's usage error (exit status 2)."""
+    args = parser.parse_args(argv)
+    for name in ("epochs", "batch_size", "limit"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if getattr(args, "lr", None) is not None and args.lr <= 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
+    return args
+
+
+def load_splits(path=None, limit=None, seed=0, task=None):
+    """BloodMNIST's official train/val/test split (or one of its TASKS); ``limit`` keeps a stratified subset
+    of that many training images."""
+    splits = {s: BloodMNIST(s, path=path) for s in ("train", "val", "test")}
+    if task is not None:
+        splits = {s: ds.task(task) for s, ds in splits.items()}
+    if limit:
+        splits["train"] = splits["train"].subset(min(limit, len(splits["train"])), seed=seed)
+    return splits
+
+
+def make_optimizer(model, recipe):
+    """The optimizer a recipe names, with its settings (Adam's defaults where the recipe is silent)."""
+    name = recipe.get("optimizer", "adam")
+    common = dict(lr=recipe["lr"], weight_decay=recipe.get("weight_decay", 0.0))
+    if name in ("adam", "adamw"):
+        cls = optim.Adam if name == "adam" else optim.AdamW
+        return cls(model.parameters(), betas=tuple(recipe.get("betas", (0.9, 0.999))),
+                   eps=recipe.get("eps", 1e-8), **common)
+    if name == "sgd":
+        return optim.SGD(model.parameters(), momentum=recipe.get("momentum", 0.0), **common)
+    raise ValueError(f"recipe names an unknown optimizer {name!r} (known: adam, adamw, sgd)")
+
+
+def make_scheduler(optimizer, recipe):
+    """The learning-rate schedule a recipe names, or None."""
+    if "reduce_lr_on_plateau" in recipe:
+        return ReduceLROnPlateau(optimizer, **recipe["reduce_lr_on_plateau"])
+    if "step_lr" in recipe:
+        return StepLR(optimizer, **recipe["step_lr"])
+    if "cosine" in recipe:
+        return CosineAnnealingLR(optimizer, T_max=recipe["epochs"])
+    return None
+
+
+def make_callbacks(recipe, out, tag):
+    callbacks = []
+    if "early_stopping" in recipe:
+        callbacks.append(EarlyStopping(**recipe["early_stopping"]))
+    if "best_checkpoint" in recipe:
+        callbacks.append(BestCheckpoint(out / f"best_{tag}.pkl", monitor=recipe["best_checkpoint"]))
+    return callbacks
+
+
+def settings_for(name, **overrides):
+    """The model's recipe with the given settings (epochs, lr, batch_size, ...) replaced where not None."""
+    recipe = registry.recipe(name)
+    recipe.update({k: v for k, v in overrides.items() if v is not None})
+    return recipe
+
+
+def train_and_evaluate(name, splits, out, seed=0, resume=False, progress=True, tag=None, augment=None,
+                       model_kwargs=None, log=print, **overrides):
+    """Train registered model ``name`` on ``splits["train"]`` with its recipe (``overrides`` replace
+    settings), validating on ``splits["val"]``; then evaluate on ``splits["test"]``.
+
+    Writes ``checkpoint_<tag>.pkl`` after every epoch into ``out`` (``resume=True`` continues from it) and
+    ``confusion_<tag>.png``. Returns settings, history, the test metrics of ``metrics.classification_metrics``,
+    the test loss and the efficiency figures (training seconds, inference ms per sample, throughput,
+    parameters).
+    """
+    import minigrad as mg
+    out, tag = Path(out), tag or name
+    out.mkdir(parents=True, exist_ok=True)
+    train, test = splits["train"], splits["test"]
+    settings = settings_for(name, **overrides)
+    mg.manual_seed(seed)
+    model = registry.create_model(name, num_classes=train.num_classes, **(model_kwargs or {}))
+    optimizer = make_optimizer(model, settings)
+    trainer = Trainer(model, optimizer, DataLoader(train, batch_size=settings["batch_size"], shuffle=True, seed=seed),
+                      val_data=splits["val"][:], scheduler=make_scheduler(optimizer, settings),
+                      callbacks=make_callbacks(settings, out, tag), checkpoint_path=out / f"checkpoint_{tag}.pkl",
+                      augment=augment, progress=progress, log=lambda text: log(f"{tag}: {text}"))
+    log(f"{tag}: {metrics.count_parameters(model):,} parameters; {settings}")
+    history = trainer.fit(settings["epochs"], resume=resume)
+
+    test_images, test_labels = test[:]
+    result = evaluate(model, test_images, test_labels)
+    quality = metrics.classification_metrics(test_labels, result["probabilities"], class_names=list(test.classes))
+    speed = metrics.inference_speed(lambda x: predict_logits(model, x, batch_size=len(x)), test_images,
+                                    batch_size=256, warmup=1)
+    plot_confusion_matrix(quality["confusion_matrix"], test.classes, out / f"confusion_{tag}.png",
+                          title=f"{tag} on the test split ({len(test_labels)} images)")
+    return {"model": name, "settings": settings, "seed": seed, "history": history, "test": quality,
+            "test_loss": result["loss"],
+            "efficiency": {"training_seconds": trainer.train_seconds,
+                           "inference_ms_per_sample": speed["ms_per_sample"],
+                           "throughput_samples_per_s": speed["samples_per_second"],
+                           "parameters": metrics.count_parameters(model)}}

@@ -10,7 +10,7 @@ backward), ``functional`` (torch.nn.functional names), ``nn``, ``optim``, ``data
 ``gradcheck``.
 """
 
-from . import threads  # noqa: F401  (first: thread settings must precede NumPy and numba)
+from . import memory, threads  # noqa: F401  (first: process settings, before NumPy and numba start)
 
 import numpy as np  # noqa: E402
 

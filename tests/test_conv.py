@@ -114,12 +114,15 @@ def test_im2col_and_col2im_numba_match_reference(dtype, case, seed):
                                   case["dilation"][a]) for a in (0, 1)))
     cols = im2col_numba(x, *geometry)
     np.testing.assert_array_equal(cols, im2col_reference(x, *geometry))
-    assert cols.dtype == dtype and cols.shape[0] == x.shape[1] * kernel[0] * kernel[1]
+    n, c = x.shape[:2]
+    assert cols.dtype == dtype and cols.shape == (n * geometry[4][0] * geometry[4][1], kernel[0] * kernel[1] * c)
     upstream = np.random.default_rng(seed).standard_normal(cols.shape).astype(dtype)
     dx = col2im_numba(upstream, x.shape, *geometry)
     assert dx.shape == x.shape and dx.dtype == dtype
-    # Both add a pixel's contributions tap by tap in the same order, so they agree to the last bit.
-    np.testing.assert_array_equal(dx, col2im_reference(upstream, x.shape, *geometry))
+    # The two add a pixel's contributions in different orders (tap by tap, or window by window), so they
+    # agree to rounding.
+    tolerance = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(dx, col2im_reference(upstream, x.shape, *geometry), **tolerance)
 
 
 def test_col2im_is_the_transpose_of_im2col():
@@ -162,3 +165,26 @@ def test_bad_bias_and_dtype():
         F.conv2d(x, w, Tensor(np.zeros(3, np.float32)))
     with pytest.raises(TypeError, match="one dtype, got float32 and float64"):
         F.conv2d(x, Tensor(np.zeros((4, 3, 3, 3))))
+
+
+# ----- the fused ReLU backward ------------------------------------------------------------------------------
+
+@DTYPES
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "transposed_2d", "strided"])
+def test_relu_backward_numba_matches_reference_in_every_layout(dtype, layout):
+    from minigrad.kernels.relu import dense_flat, relu_backward_numba, relu_backward_reference
+    rng = np.random.default_rng(0)
+    g, y = (rng.standard_normal((3, 4, 5, 6)).astype(dtype) for _ in range(2))
+    y[y < 0.3] = 0.0                                             # dead units, and y == 0 exactly
+    g[0, 0, 0, 0], y[0, 0, 0, 0] = np.nan, 0.0                   # NaN * 0 stays NaN, as in the reference
+    if layout == "channels_last":
+        g, y = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) for a in (g, y))
+    elif layout == "transposed_2d":
+        g, y = g.reshape(12, 30).T, y.reshape(12, 30).T
+    elif layout == "strided":
+        g, y = g[:, :, ::2], y[:, :, ::2]
+        assert dense_flat(g) is None                             # not one dense block: the reference runs
+    out = relu_backward_numba(g, y)
+    expected = relu_backward_reference(g, y)
+    assert out.shape == expected.shape and out.dtype == dtype
+    np.testing.assert_array_equal(out, expected)

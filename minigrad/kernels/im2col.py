@@ -1,23 +1,25 @@
 """im2col and col2im: convolution as one matrix product.
 
-A convolution's output pixel is a dot product between the kernel and the input window it covers. Copy
-every window into one column of a matrix, and the whole convolution becomes a single product that BLAS
-runs at full speed:
+A convolution's output pixel is a dot product between the kernel and the input window under it. Copy every
+window into one row of a matrix, and the whole convolution becomes a single product that BLAS runs at full
+speed:
 
-    cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh*sh + i*dh, ow*sw + j*dw]        im2col
-    y[k, (n, oh, ow)]            = sum over (c, i, j) of W[k, (c, i, j)] cols[(c, i, j), .]
+    cols[(n, p, q), (i, j, c)] = x_pad[n, c, p*sh + i*dh, q*sw + j*dw]            im2col
+    y[(n, p, q), k]            = sum over (i, j, c) of cols[(n, p, q), (i, j, c)] W[k, c, i, j]
 
 with x_pad the input surrounded by ``padding`` zeros, (sh, sw) the stride and (dh, dw) the dilation. cols
-has C*KH*KW rows and N*OH*OW columns: column (n, oh, ow) is the window of that output pixel. The backward
-pass needs the transpose, col2im: every entry of such a matrix is *added* back to the input pixel it was
-copied from (a pixel lies in several windows, so its gradient is the sum over all of them).
+has N*OH*OW rows, one per output pixel, and KH*KW*C columns. The backward pass needs the transpose,
+col2im: every entry of such a matrix is *added* back to the input pixel it was copied from (a pixel lies
+in several windows, so its gradient is the sum over all of them).
 
-Rows are laid out this way round because then, for a fixed kernel tap (c, i, j), image n and output row
-oh, the values for consecutive ow come from consecutive input pixels and go to consecutive memory: with
-stride 1 both loops copy contiguous runs, which is what makes them fast.
+Memory layout. Inputs arrive as (N, C, H, W) arrays, but these functions read them channels-last, as
+x.transpose(0, 2, 3, 1) (N, H, W, C): then the C values of one pixel sit side by side, and the columns
+(i, j, c) of a row are KH*KW runs of C consecutive values, each copied from one contiguous run of the
+input. Short runs kill speed: in (N, C, H, W) memory a 7x7 image gives runs of 7. The copy costs nothing
+when the input is already channels-last in memory, as the outputs of ``conv2d`` and the pooling ops are.
 
 Each function comes as a reference in array code (``xp``: NumPy or CuPy), looping only over the KH*KW
-kernel taps, and as a numba kernel that loops over everything, in parallel over the batch. The tests
+kernel taps, and as a numba kernel that loops over every element, in parallel over the batch. The tests
 check they agree.
 """
 
@@ -27,75 +29,89 @@ import numpy as np
 from ..backend import get_array_module
 
 
+def channels_last(x):
+    """x (N, C, H, W) as a C-contiguous (N, H, W, C) array: a view if its memory is already laid out so."""
+    return get_array_module(x).ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
 def im2col_reference(x, kernel, stride, padding, dilation, out_size):
-    """x (N, C, H, W) -> cols (C*KH*KW, N*OH*OW), column (n, oh, ow) holding the window of output (oh, ow)."""
+    """x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C); row (n, p, q) holds the window under output pixel (p, q)."""
     xp = get_array_module(x)
     n, c = x.shape[:2]
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel, stride, padding, dilation, out_size
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    x_pad = xp.pad(channels_last(x), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    cols = xp.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
-            # The pixels kernel tap (i, j) meets at every output position: (N, C, OH, OW).
-            taps = x_pad[:, :, i * dh:i * dh + sh * oh:sh, j * dw:j * dw + sw * ow:sw]
-            cols[:, i, j] = taps.transpose(1, 0, 2, 3)
-    return cols.reshape(c * kh * kw, n * oh * ow)
+            # The pixels kernel tap (i, j) meets at every output position: (N, OH, OW, C).
+            cols[:, :, :, i, j, :] = x_pad[:, i * dh:i * dh + sh * oh:sh, j * dw:j * dw + sw * ow:sw, :]
+    return cols.reshape(n * oh * ow, kh * kw * c)
 
 
 def col2im_reference(cols, x_shape, kernel, stride, padding, dilation, out_size):
-    """The transpose of im2col: cols (C*KH*KW, N*OH*OW) summed back into an array of shape x_shape."""
+    """The transpose of im2col: cols (N*OH*OW, KH*KW*C) summed back into an (N, C, H, W)-shaped array."""
     xp = get_array_module(cols)
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel, stride, padding, dilation, out_size
-    cols = cols.reshape(c, kh, kw, n, oh, ow)
-    x_pad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    cols = cols.reshape(n, oh, ow, kh, kw, c)
+    x_pad = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             # One tap never meets the same pixel twice, so += on a strided slice adds each value once.
-            x_pad[:, :, i * dh:i * dh + sh * oh:sh, j * dw:j * dw + sw * ow:sw] += cols[:, i, j].transpose(1, 0, 2, 3)
-    return x_pad[:, :, ph:ph + h, pw:pw + w]
+            x_pad[:, i * dh:i * dh + sh * oh:sh, j * dw:j * dw + sw * ow:sw, :] += cols[:, :, :, i, j, :]
+    return x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
 
 
 @numba.njit(parallel=True, cache=True)
-def _im2col(x_pad, cols, sh, sw, dh, dw):
-    n, c = x_pad.shape[:2]
-    kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[4], cols.shape[5]
+def _im2col(x, cols, sh, sw, ph, pw, dh, dw):
+    n, h, w, c = x.shape                                   # channels-last input
+    oh, ow, kh, kw = cols.shape[1:5]
     for b in numba.prange(n):
-        for ci in range(c):
-            for i in range(kh):
-                for j in range(kw):
-                    for y in range(oh):
-                        for z in range(ow):
-                            cols[ci, i, j, b, y, z] = x_pad[b, ci, y * sh + i * dh, z * sw + j * dw]
+        for p in range(oh):
+            for q in range(ow):
+                for i in range(kh):
+                    row = p * sh - ph + i * dh
+                    for j in range(kw):
+                        col = q * sw - pw + j * dw
+                        if 0 <= row < h and 0 <= col < w:
+                            for ci in range(c):
+                                cols[b, p, q, i, j, ci] = x[b, row, col, ci]
+                        else:                              # the tap lands on padding
+                            for ci in range(c):
+                                cols[b, p, q, i, j, ci] = 0
 
 
 @numba.njit(parallel=True, cache=True)
-def _col2im(cols, dx_pad, sh, sw, dh, dw):
-    n, c = dx_pad.shape[:2]
-    kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[4], cols.shape[5]
-    for b in numba.prange(n):  # each image's gradient is written by one thread only
-        for ci in range(c):
-            for i in range(kh):
-                for j in range(kw):
-                    for y in range(oh):
-                        for z in range(ow):
-                            dx_pad[b, ci, y * sh + i * dh, z * sw + j * dw] += cols[ci, i, j, b, y, z]
+def _col2im(cols, dx, sh, sw, ph, pw, dh, dw):
+    n, h, w, c = dx.shape
+    oh, ow, kh, kw = cols.shape[1:5]
+    for b in numba.prange(n):                              # each image's gradient has one writer
+        for p in range(oh):
+            for q in range(ow):
+                for i in range(kh):
+                    row = p * sh - ph + i * dh
+                    if row < 0 or row >= h:
+                        continue
+                    for j in range(kw):
+                        col = q * sw - pw + j * dw
+                        if 0 <= col < w:                   # taps on padding carry no gradient
+                            for ci in range(c):
+                                dx[b, row, col, ci] += cols[b, p, q, i, j, ci]
 
 
 def im2col_numba(x, kernel, stride, padding, dilation, out_size):
     """Same contract as :func:`im2col_reference`, for NumPy arrays."""
     n, c = x.shape[:2]
-    (kh, kw), (ph, pw), (oh, ow) = kernel, padding, out_size
-    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))   # then every tap lands inside: no bounds tests
-    cols = np.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-    _im2col(x_pad, cols, *stride, *dilation)
-    return cols.reshape(c * kh * kw, n * oh * ow)
+    (kh, kw), (oh, ow) = kernel, out_size
+    cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    _im2col(channels_last(x), cols, *stride, *padding, *dilation)
+    return cols.reshape(n * oh * ow, kh * kw * c)
 
 
 def col2im_numba(cols, x_shape, kernel, stride, padding, dilation, out_size):
     """Same contract as :func:`col2im_reference`, for NumPy arrays."""
     n, c, h, w = x_shape
-    (kh, kw), (ph, pw), (oh, ow) = kernel, padding, out_size
-    dx_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    _col2im(np.ascontiguousarray(cols).reshape(c, kh, kw, n, oh, ow), dx_pad, *stride, *dilation)
-    return dx_pad[:, :, ph:ph + h, pw:pw + w]
+    (kh, kw), (oh, ow) = kernel, out_size
+    dx = np.zeros((n, h, w, c), dtype=cols.dtype)
+    _col2im(np.ascontiguousarray(cols).reshape(n, oh, ow, kh, kw, c), dx, *stride, *padding, *dilation)
+    return dx.transpose(0, 3, 1, 2)

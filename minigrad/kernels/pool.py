@@ -13,8 +13,12 @@ i kw + j of each window's winner (int32), which is all its backward needs.
 The references for max and average pooling loop over the kh kw offsets: offset (i, j) of every window at
 once is one strided slice of the padded input, shape (N, C, OH, OW), so each step is a whole-array NumPy
 (or CuPy) operation. That makes kh kw passes over memory, each with temporaries; the numba kernels instead
-visit each output once, read its window and write it, with the N*C image planes shared out over the
-cores. Adaptive pooling's windows differ in size, so its reference uses two matrix products instead.
+visit each output pixel once, read its window and write it, with the images shared out over the cores.
+They read and write channels-last memory, (N, H, W, C), as ``conv2d`` produces it: the innermost loop then
+runs over the C channels of one pixel, consecutive in memory, which the compiler turns into vector
+instructions. Their wrappers take and return (N, C, H, W)-shaped arrays like the references (views of
+channels-last memory; an input in another layout is copied first). Adaptive pooling's windows differ in
+size, so its reference uses two matrix products instead.
 """
 
 import numba
@@ -102,102 +106,73 @@ def max_pool2d_backward_reference(grad, argmax, x_shape, kernel, stride, padding
     return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
 
 
-# The loops of each numba kernel are written once, as a function numba inlines into its callers
-# (``inline="always"``). Two callers compile them: one with the window geometry as run-time arguments,
-# and one for HALVING, 2x2 windows with stride 2 (the pooling of nearly every CNN, this project's models
-# included), in which the sizes are constants. Loops whose lengths are constants the compiler unrolls,
-# and that copy runs 3 to 7 times faster. The results are identical.
-HALVING = ((2, 2), (2, 2), (0, 0), (1, 1))          # kernel, stride, padding, dilation
-
-
-def is_halving(kernel, stride, padding, dilation=(1, 1)):
-    """Whether the geometry is HALVING, which runs on the copy compiled with constant sizes."""
-    return (tuple(kernel), tuple(stride), tuple(padding), tuple(dilation)) == HALVING
-
-
-@numba.njit(inline="always")
-def _max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):
-    planes, h, w = x.shape
-    _, oh, ow = y.shape
-    for plane in numba.prange(planes):                        # the N*C image planes, shared over the cores
-        for p in range(oh):
-            top = p * sh - ph                                  # input row and column where window (p, q) starts
-            for q in range(ow):
-                left = q * sw - pw
-                best = x.dtype.type(-np.inf)
-                arg = -1
-                for i in range(kh):
-                    r = top + i * dh
-                    if r < 0 or r >= h:
-                        continue
-                    for j in range(kw):
-                        col = left + j * dw
-                        if col < 0 or col >= w:
-                            continue
-                        v = x[plane, r, col]
-                        if arg < 0 or v > best or v != v:      # first element, larger, or NaN (v != v)
-                            best = v
-                            arg = i * kw + j
-                y[plane, p, q] = best
-                argmax[plane, p, q] = arg
+def channels_last(x):
+    """x (N, C, H, W) as a C-contiguous (N, H, W, C) array: a view when its memory is already laid out so."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
 @numba.njit(parallel=True, cache=True)
 def _max_pool2d_forward(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):
-    _max_pool2d_forward_loops(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw)
-
-
-@numba.njit(parallel=True, cache=True)
-def _max_pool2d_forward_halving(x, y, argmax):
-    _max_pool2d_forward_loops(x, y, argmax, 2, 2, 2, 2, 0, 0, 1, 1)
-
-
-@numba.njit(inline="always")
-def _max_pool2d_backward_loops(grad, argmax, dx, kw, sh, sw, ph, pw, dh, dw):
-    planes, oh, ow = grad.shape
-    for plane in numba.prange(planes):
-        dx[plane] = 0                                          # zeroed here, on every core, not by np.zeros
+    n, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for b in numba.prange(n):
         for p in range(oh):
             for q in range(ow):
-                k = argmax[plane, p, q]                        # the winner's offset (i, j) = (k // kw, k % kw)
-                i, j = k // kw, k % kw
-                dx[plane, p * sh - ph + i * dh, q * sw - pw + j * dw] += grad[plane, p, q]
+                best, arg = y[b, p, q], argmax[b, p, q]        # the C channels of output pixel (p, q)
+                arg[:] = -1                                    # -1: no element of the window seen yet
+                for i in range(kh):
+                    r = p * sh - ph + i * dh
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        col = q * sw - pw + j * dw
+                        if col < 0 or col >= w:
+                            continue
+                        v = x[b, r, col]
+                        for ci in range(c):                    # first element, larger, or NaN (v != v)
+                            if arg[ci] < 0 or v[ci] > best[ci] or v[ci] != v[ci]:
+                                best[ci] = v[ci]
+                                arg[ci] = i * kw + j
 
 
 @numba.njit(parallel=True, cache=True)
-def _max_pool2d_backward(grad, argmax, dx, kw, sh, sw, ph, pw, dh, dw):
-    _max_pool2d_backward_loops(grad, argmax, dx, kw, sh, sw, ph, pw, dh, dw)
-
-
-@numba.njit(parallel=True, cache=True)
-def _max_pool2d_backward_halving(grad, argmax, dx):
-    _max_pool2d_backward_loops(grad, argmax, dx, 2, 2, 2, 0, 0, 1, 1)
+def _max_pool2d_backward(grad, argmax, dx, kh, kw, sh, sw, ph, pw, dh, dw):
+    n, h, w, c = dx.shape
+    oh, ow = grad.shape[1], grad.shape[2]
+    for b in numba.prange(n):
+        dx[b] = 0
+        for p in range(oh):
+            for q in range(ow):
+                g, arg = grad[b, p, q], argmax[b, p, q]
+                for i in range(kh):
+                    r = p * sh - ph + i * dh
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        col = q * sw - pw + j * dw
+                        if col < 0 or col >= w:
+                            continue
+                        target = dx[b, r, col]
+                        for ci in range(c):                    # the channels whose winner is tap (i, j)
+                            if arg[ci] == i * kw + j:
+                                target[ci] += g[ci]
 
 
 def max_pool2d_forward_numba(x, kernel, stride, padding, dilation, out):
     """Same contract as :func:`max_pool2d_forward_reference`; x a float32/float64 NumPy array."""
-    n, c, h, w = x.shape
-    planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-    y = np.empty((n * c,) + tuple(out), dtype=x.dtype)
-    argmax = np.empty((n * c,) + tuple(out), dtype=np.int32)
-    if is_halving(kernel, stride, padding, dilation):
-        _max_pool2d_forward_halving(planes, y, argmax)
-    else:
-        _max_pool2d_forward(planes, y, argmax, *kernel, *stride, *padding, *dilation)
-    return y.reshape(n, c, *out), argmax.reshape(n, c, *out)
+    n, c = x.shape[:2]
+    y = np.empty((n,) + tuple(out) + (c,), dtype=x.dtype)
+    argmax = np.empty((n,) + tuple(out) + (c,), dtype=np.int32)
+    _max_pool2d_forward(channels_last(x), y, argmax, *kernel, *stride, *padding, *dilation)
+    return y.transpose(0, 3, 1, 2), argmax.transpose(0, 3, 1, 2)
 
 
 def max_pool2d_backward_numba(grad, argmax, x_shape, kernel, stride, padding, dilation):
     """Same contract as :func:`max_pool2d_backward_reference`."""
-    n, c, oh, ow = grad.shape
-    dx = np.empty((n * c,) + tuple(x_shape[2:]), dtype=grad.dtype)
-    grad = np.ascontiguousarray(grad).reshape(n * c, oh, ow)
-    argmax = np.ascontiguousarray(argmax).reshape(n * c, oh, ow)
-    if is_halving(kernel, stride, padding, dilation):
-        _max_pool2d_backward_halving(grad, argmax, dx)
-    else:
-        _max_pool2d_backward(grad, argmax, dx, kernel[1], *stride, *padding, *dilation)
-    return dx.reshape(x_shape)
+    n, c, h, w = x_shape
+    dx = np.empty((n, h, w, c), dtype=grad.dtype)
+    _max_pool2d_backward(channels_last(grad), channels_last(argmax), dx, *kernel, *stride, *padding, *dilation)
+    return dx.transpose(0, 3, 1, 2)
 
 
 # ----- average pooling ----------------------------------------------------------------------------------------
@@ -253,7 +228,7 @@ def avg_pool2d_backward_reference(grad, x_shape, kernel, stride, padding, count_
     return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override):
     """PyTorch's divisor for the window whose corner is input row ``top``, column ``left`` (see window_sizes)."""
     if divisor_override:
@@ -264,51 +239,17 @@ def _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_overrid
     return (bottom - top) * (right - left)
 
 
-@numba.njit(inline="always")
-def _avg_pool2d_forward_loops(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    planes, h, w = x.shape
-    _, oh, ow = y.shape
-    for plane in numba.prange(planes):
-        for p in range(oh):
-            top = p * sh - ph
-            for q in range(ow):
-                left = q * sw - pw
-                total = x.dtype.type(0)
-                for i in range(kh):
-                    r = top + i
-                    if r < 0 or r >= h:
-                        continue
-                    for j in range(kw):
-                        col = left + j
-                        if col < 0 or col >= w:
-                            continue
-                        total += x[plane, r, col]
-                divisor = _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override)
-                y[plane, p, q] = total / x.dtype.type(divisor)
-
-
 @numba.njit(parallel=True, cache=True)
 def _avg_pool2d_forward(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    _avg_pool2d_forward_loops(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
-
-
-@numba.njit(parallel=True, cache=True)
-def _avg_pool2d_forward_halving(x, y, count_include_pad, divisor_override):
-    _avg_pool2d_forward_loops(x, y, 2, 2, 2, 2, 0, 0, count_include_pad, divisor_override)
-
-
-@numba.njit(inline="always")
-def _avg_pool2d_backward_loops(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    planes, h, w = dx.shape
-    _, oh, ow = grad.shape
-    for plane in numba.prange(planes):
-        dx[plane] = 0
+    n, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for b in numba.prange(n):
         for p in range(oh):
             top = p * sh - ph
             for q in range(ow):
                 left = q * sw - pw
-                divisor = _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override)
-                share = grad[plane, p, q] / grad.dtype.type(divisor)
+                total = y[b, p, q]                             # summed into the output, C channels at once
+                total[:] = 0
                 for i in range(kh):
                     r = top + i
                     if r < 0 or r >= h:
@@ -317,43 +258,55 @@ def _avg_pool2d_backward_loops(grad, dx, kh, kw, sh, sw, ph, pw, count_include_p
                         col = left + j
                         if col < 0 or col >= w:
                             continue
-                        dx[plane, r, col] += share
+                        v = x[b, r, col]
+                        for ci in range(c):
+                            total[ci] += v[ci]
+                divisor = _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override)
+                for ci in range(c):
+                    total[ci] /= divisor
 
 
 @numba.njit(parallel=True, cache=True)
 def _avg_pool2d_backward(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    _avg_pool2d_backward_loops(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
-
-
-@numba.njit(parallel=True, cache=True)
-def _avg_pool2d_backward_halving(grad, dx, count_include_pad, divisor_override):
-    _avg_pool2d_backward_loops(grad, dx, 2, 2, 2, 2, 0, 0, count_include_pad, divisor_override)
+    n, h, w, c = dx.shape
+    oh, ow = grad.shape[1], grad.shape[2]
+    for b in numba.prange(n):
+        dx[b] = 0
+        for p in range(oh):
+            top = p * sh - ph
+            for q in range(ow):
+                left = q * sw - pw
+                divisor = _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override)
+                g = grad[b, p, q]
+                for i in range(kh):
+                    r = top + i
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        col = left + j
+                        if col < 0 or col >= w:
+                            continue
+                        target = dx[b, r, col]
+                        for ci in range(c):                    # each element of a window gets g / divisor
+                            target[ci] += g[ci] / divisor
 
 
 def avg_pool2d_forward_numba(x, kernel, stride, padding, out, count_include_pad, divisor_override):
     """Same contract as :func:`avg_pool2d_forward_reference`; x a float32/float64 NumPy array."""
-    n, c, h, w = x.shape
-    planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-    y = np.empty((n * c,) + tuple(out), dtype=x.dtype)
+    n, c = x.shape[:2]
+    y = np.empty((n,) + tuple(out) + (c,), dtype=x.dtype)
     settings = (bool(count_include_pad), int(divisor_override or 0))     # 0: no override
-    if is_halving(kernel, stride, padding):
-        _avg_pool2d_forward_halving(planes, y, *settings)
-    else:
-        _avg_pool2d_forward(planes, y, *kernel, *stride, *padding, *settings)
-    return y.reshape(n, c, *out)
+    _avg_pool2d_forward(channels_last(x), y, *kernel, *stride, *padding, *settings)
+    return y.transpose(0, 3, 1, 2)
 
 
 def avg_pool2d_backward_numba(grad, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
     """Same contract as :func:`avg_pool2d_backward_reference`."""
-    n, c, oh, ow = grad.shape
-    dx = np.empty((n * c,) + tuple(x_shape[2:]), dtype=grad.dtype)
-    grad = np.ascontiguousarray(grad).reshape(n * c, oh, ow)
+    n, c, h, w = x_shape
+    dx = np.empty((n, h, w, c), dtype=grad.dtype)
     settings = (bool(count_include_pad), int(divisor_override or 0))
-    if is_halving(kernel, stride, padding):
-        _avg_pool2d_backward_halving(grad, dx, *settings)
-    else:
-        _avg_pool2d_backward(grad, dx, *kernel, *stride, *padding, *settings)
-    return dx.reshape(x_shape)
+    _avg_pool2d_backward(channels_last(grad), dx, *kernel, *stride, *padding, *settings)
+    return dx.transpose(0, 3, 1, 2)
 
 
 # ----- adaptive average pooling -------------------------------------------------------------------------------
@@ -394,7 +347,7 @@ def adaptive_avg_pool2d_backward_reference(grad, x_shape):
     return apply_to_last_axis(t, cols.T)                                 # (N, C, H, W)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _adaptive_window(o, size, out):
     """[start, end) of window o of ``out`` along an axis of ``size``."""
     return (o * size) // out, -((-(o + 1) * size) // out)
@@ -402,47 +355,55 @@ def _adaptive_window(o, size, out):
 
 @numba.njit(parallel=True, cache=True)
 def _adaptive_avg_pool2d_forward(x, y):
-    planes, h, w = x.shape
-    _, oh, ow = y.shape
-    for plane in numba.prange(planes):
+    n, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for b in numba.prange(n):
         for p in range(oh):
             r0, r1 = _adaptive_window(p, h, oh)
             for q in range(ow):
                 c0, c1 = _adaptive_window(q, w, ow)
-                total = x.dtype.type(0)
+                total = y[b, p, q]
+                total[:] = 0
                 for r in range(r0, r1):
                     for col in range(c0, c1):
-                        total += x[plane, r, col]
-                y[plane, p, q] = total / x.dtype.type((r1 - r0) * (c1 - c0))
+                        v = x[b, r, col]
+                        for ci in range(c):
+                            total[ci] += v[ci]
+                count = (r1 - r0) * (c1 - c0)
+                for ci in range(c):
+                    total[ci] /= count
 
 
 @numba.njit(parallel=True, cache=True)
 def _adaptive_avg_pool2d_backward(grad, dx):
-    planes, h, w = dx.shape
-    _, oh, ow = grad.shape
-    for plane in numba.prange(planes):
-        dx[plane] = 0
+    n, h, w, c = dx.shape
+    oh, ow = grad.shape[1], grad.shape[2]
+    for b in numba.prange(n):
+        dx[b] = 0
         for p in range(oh):
             r0, r1 = _adaptive_window(p, h, oh)
             for q in range(ow):
                 c0, c1 = _adaptive_window(q, w, ow)
-                share = grad[plane, p, q] / grad.dtype.type((r1 - r0) * (c1 - c0))
+                count = (r1 - r0) * (c1 - c0)
+                g = grad[b, p, q]
                 for r in range(r0, r1):
                     for col in range(c0, c1):
-                        dx[plane, r, col] += share
+                        target = dx[b, r, col]
+                        for ci in range(c):
+                            target[ci] += g[ci] / count
 
 
 def adaptive_avg_pool2d_forward_numba(x, out):
     """Same contract as :func:`adaptive_avg_pool2d_forward_reference`; x a float32/float64 NumPy array."""
-    n, c, h, w = x.shape
-    y = np.empty((n * c,) + tuple(out), dtype=x.dtype)
-    _adaptive_avg_pool2d_forward(np.ascontiguousarray(x).reshape(n * c, h, w), y)
-    return y.reshape(n, c, *out)
+    n, c = x.shape[:2]
+    y = np.empty((n,) + tuple(out) + (c,), dtype=x.dtype)
+    _adaptive_avg_pool2d_forward(channels_last(x), y)
+    return y.transpose(0, 3, 1, 2)
 
 
 def adaptive_avg_pool2d_backward_numba(grad, x_shape):
     """Same contract as :func:`adaptive_avg_pool2d_backward_reference`."""
-    n, c, oh, ow = grad.shape
-    dx = np.empty((n * c,) + tuple(x_shape[2:]), dtype=grad.dtype)
-    _adaptive_avg_pool2d_backward(np.ascontiguousarray(grad).reshape(n * c, oh, ow), dx)
-    return dx.reshape(x_shape)
+    n, c, h, w = x_shape
+    dx = np.empty((n, h, w, c), dtype=grad.dtype)
+    _adaptive_avg_pool2d_backward(channels_last(grad), dx)
+    return dx.transpose(0, 3, 1, 2)

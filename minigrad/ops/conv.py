@@ -60,24 +60,24 @@ def im2col_pair(xp):
 
 
 class Conv2d(Function):
-    """y = conv2d(x, W) + b, computed as one matrix product over im2col columns.
+    """y = conv2d(x, W) + b, computed as one matrix product over im2col rows.
 
     Forward, for every image n, output channel k and output pixel (p, q):
 
         y[n, k, p, q] = b[k] + sum over c, i, j of W[k, c, i, j] x_pad[n, c, p sh + i dh, q sw + j dw]
 
     This is the DCLNN paper's eq. (6) without its tanh (the activation is a separate op here). Written
-    with cols = im2col(x) (C*KH*KW, N*OH*OW), whose column (n, p, q) is the window under output pixel
-    (p, q) of image n, and Wm = W reshaped to (K, C*KH*KW):
+    with cols = im2col(x) (N*OH*OW, KH*KW*C), whose row (n, p, q) is the window under output pixel (p, q)
+    of image n, and Wm = W laid out as (K, KH*KW*C) to match its columns:
 
-        Y = Wm cols + b            (K, N*OH*OW), then laid out as y (N, K, OH, OW)
+        Y = cols Wm^T + b          (N*OH*OW, K): row (n, p, q) holds the K channels of one output pixel
 
-    Backward, with G = dL/dy laid out like Y (K, N*OH*OW). Y is linear in Wm and in cols, so the chain
-    rule gives the same two products as for a fully connected layer:
+    Backward, with G = dL/dy laid out like Y. Y is linear in Wm and in cols, so the chain rule gives the
+    same two products as for a fully connected layer (``ops.linear.Linear``):
 
-        dL/dWm   = G cols^T        dL/dW[k, c, i, j] = sum over n, p, q of g[n, k, p, q] x_pad[n, c, p sh + i dh, q sw + j dw]
-        dL/db    = G summed over its columns      = sum over n, p, q of g[n, k, p, q]
-        dL/dcols = Wm^T G          then dL/dx = col2im(dL/dcols)
+        dL/dWm   = G^T cols        dL/dW[k, c, i, j] = sum over n, p, q of g[n, k, p, q] x_pad[n, c, p sh + i dh, q sw + j dw]
+        dL/db    = G summed over its rows       = sum over n, p, q of g[n, k, p, q]
+        dL/dcols = G Wm            then dL/dx = col2im(dL/dcols)
 
     The first line is the DCLNN paper's eq. (12) (the weight change of a convolution core is the input
     correlated with the deltas d(I) of the layer's outputs), the second its eq. (13) (the bias change is
@@ -86,6 +86,11 @@ class Conv2d(Function):
     layer below, sends each output's gradient back through every weight to the pixel it multiplied:
     col2im adds up, for each input pixel, the contributions of all the windows it fell in (this is the
     "transposed convolution" of g with W).
+
+    Y's rows are pixels and its columns channels: it *is* the output in channels-last memory order
+    (N, OH, OW, K). The op returns it as the (N, K, OH, OW) array y = Y.transpose(0, 3, 1, 2), a view,
+    so the values are not moved; the next convolution or pooling layer reads exactly that memory order
+    (see ``minigrad.kernels.im2col``), and an op that wants another order makes its own copy.
     """
 
     @staticmethod
@@ -97,30 +102,31 @@ class Conv2d(Function):
         out = (output_size(h, kh, stride[0], padding[0], dilation[0]),
                output_size(w, kw, stride[1], padding[1], dilation[1]))
         im2col, _ = im2col_pair(xp)
-        cols = im2col(x, (kh, kw), stride, padding, dilation, out)      # (C*KH*KW, N*OH*OW)
-        y = weight.reshape(k, -1) @ cols                               # (K, N*OH*OW)
+        cols = im2col(x, (kh, kw), stride, padding, dilation, out)      # (N*OH*OW, KH*KW*C)
+        wm = weight.transpose(0, 2, 3, 1).reshape(k, -1)               # (K, KH*KW*C), columns as cols'
+        y = cols @ wm.T                                                # (N*OH*OW, K)
         if bias is not None:
-            y += bias[:, None]
-        ctx.save_for_backward(cols, weight)
+            y += bias
+        ctx.save_for_backward(cols, wm)
         ctx.geometry = ((kh, kw), stride, padding, dilation, out)
-        ctx.x_shape = x.shape
-        return xp.ascontiguousarray(y.reshape(k, n, out[0], out[1]).transpose(1, 0, 2, 3))
+        ctx.x_shape, ctx.w_shape = x.shape, weight.shape
+        return y.reshape(n, out[0], out[1], k).transpose(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx, g):
-        cols, weight = ctx.saved
+        cols, wm = ctx.saved
         xp = get_array_module(g)
-        k = weight.shape[0]
-        g2 = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(k, -1)   # G: (K, N*OH*OW)
+        k, c, kh, kw = ctx.w_shape
+        g2 = xp.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, k)   # G: (N*OH*OW, K)
         needs = ctx.needs_input_grad
         dx = dw = db = None
         if needs[0]:
             _, col2im = im2col_pair(xp)
-            dx = col2im(weight.reshape(k, -1).T @ g2, ctx.x_shape, *ctx.geometry)
+            dx = col2im(g2 @ wm, ctx.x_shape, *ctx.geometry)
         if needs[1]:
-            dw = (g2 @ cols.T).reshape(weight.shape)
+            dw = (g2.T @ cols).reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
         if len(needs) == 3 and needs[2]:
-            db = g2.sum(axis=1)
+            db = g2.sum(axis=0)
         return (dx, dw, db) if len(needs) == 3 else (dx, dw)
 
 

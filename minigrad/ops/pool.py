@@ -16,8 +16,8 @@ bottom padding (p sh >= H + ph) is dropped: every window starts inside the input
 PyTorch's rules for what is allowed are kept: padding at most half the kernel (ph <= kh // 2), and at least
 one window; an error names both sizes otherwise.
 
-Each channel is pooled separately, so the kernels work on the N*C image planes one at a time; see
-``minigrad.kernels.pool`` for the NumPy references and the numba loops that run on the CPU.
+Each channel is pooled separately. See ``minigrad.kernels.pool`` for the NumPy references and the numba
+loops that run on the CPU (on channels-last memory, as ``conv2d`` leaves it).
 """
 
 import numbers

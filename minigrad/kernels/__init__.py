@@ -14,7 +14,16 @@ import os
 
 import numpy as np
 
+from ..backend import get_array_module
+
 
 def enabled(xp=np):
     """Whether to use the numba kernels for arrays of module ``xp``."""
     return xp is np and os.environ.get("MINIGRAD_NUMBA", "1") != "0"
+
+
+def channels_last(x):
+    """x (N, C, H, W) as a C-contiguous (N, H, W, C) array: a view when its memory is already laid out so.
+
+    Convolution and pooling kernels read images channels-last (see ``minigrad.kernels.im2col``)."""
+    return get_array_module(x).ascontiguousarray(x.transpose(0, 2, 3, 1))

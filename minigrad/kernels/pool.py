@@ -25,6 +25,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
+from . import channels_last
 
 
 # ----- helpers of the references ------------------------------------------------------------------------------
@@ -104,11 +105,6 @@ def max_pool2d_backward_reference(grad, argmax, x_shape, kernel, stride, padding
         for j in range(kw):
             window_offset(dx, i, j, stride, dilation, out)[...] += xp.where(argmax == i * kw + j, grad, 0)
     return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
-
-
-def channels_last(x):
-    """x (N, C, H, W) as a C-contiguous (N, H, W, C) array: a view when its memory is already laid out so."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
 @numba.njit(parallel=True, cache=True)

@@ -86,14 +86,16 @@ def run_engine(engine, model, settings, train, splits, seed):
     import torch
     loader = DataLoader(train, batch_size=settings["batch_size"], shuffle=True, seed=seed)
     (val_x, val_y), (test_x, test_y) = splits["val"][:], splits["test"][:]
+    adam = dict(lr=settings["lr"], betas=tuple(settings.get("betas", (0.9, 0.999))), eps=settings.get("eps", 1e-8),
+                weight_decay=settings.get("weight_decay", 0.0))
     if engine == "minigrad":
-        opt = optim.Adam(model.parameters(), lr=settings["lr"])
+        opt = optim.Adam(model.parameters(), **adam)
         def train_epoch(epoch):
             return train_one_epoch(model, loader, opt, epoch=epoch, progress=False)["seconds"]
         def logits(x, batch_size=512):
             return predict_logits(model, x, batch_size)
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=settings["lr"])
+        opt = torch.optim.Adam(model.parameters(), **adam)
         def train_epoch(epoch):
             return torch_train_epoch(model, loader, opt)
         def logits(x, batch_size=512):
@@ -146,6 +148,8 @@ def main(args):
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     settings = recipe(args.model)
+    if settings.get("optimizer", "adam") != "adam":
+        raise SystemExit(f"compare_torch trains with Adam; {args.model}'s recipe names {settings['optimizer']}")
     if args.epochs:
         settings["epochs"] = args.epochs
     splits = {s: BloodMNIST(s) for s in ("train", "val", "test")}

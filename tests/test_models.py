@@ -183,3 +183,51 @@ def test_mlnn_adam_training_step_matches_torch(dtype, rtol):
             noise = (g != 0) & (np.abs(g) < 1e-4 * np.abs(g).max())
             assert noise.mean() < 0.02, f"{name}: {noise.sum()} gradients in the noise"
         assert_close(value[~noise], expected[name][~noise], rtol, name)
+
+
+# ----------------------------------------------------------------------------- the CNNs against PyTorch
+
+def torch_twin_of(model, name, dtype):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from torch_twins import torch_twin
+    import torch
+    return torch_twin(name, model.state_dict(), dtype=torch.float64 if dtype == "float64" else torch.float32,
+                      num_classes=model.classifier[-1].out_features)
+
+
+@pytest.mark.parametrize("name", ["cnn", "gounder_cnn", "dclnn", "dclnn_avg"])
+@pytest.mark.parametrize("dtype,rtol", [("float32", 2e-4), ("float64", 1e-9)])
+def test_cnn_training_step_matches_torch(name, dtype, rtol):
+    """One full Adam step (forward, loss, backward, update) of each CNN equals PyTorch's, gradients included."""
+    torch = pytest.importorskip("torch")
+    mg.manual_seed(3)
+    model = create_model(name)
+    if dtype == "float64":
+        as_float64(model)
+    twin = torch_twin_of(model, name, dtype)
+    model.eval()                                           # dropout off in both: the same function
+    twin.eval()
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    topt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+    x, y = batch(dtype, n=8, seed=4)
+    y = y % model.classifier[-1].out_features
+
+    opt.zero_grad()
+    loss = F.cross_entropy(model(Tensor(x)), y)
+    loss.backward()
+    topt.zero_grad()
+    tloss = torch.nn.functional.cross_entropy(twin(torch.from_numpy(x)), torch.from_numpy(y))
+    tloss.backward()
+    assert loss.item() == pytest.approx(tloss.item(), rel=rtol)
+    tgrads = {k: v.grad.numpy() for k, v in twin.named_parameters()}
+    for pname, p in model.named_parameters():
+        assert_close(p.grad, tgrads[pname], rtol, pname)
+
+    opt.step()
+    topt.step()
+    if dtype == "float64":                                 # float32 steps: see the MLNN test on Adam's noise
+        expected = {k: v.detach().numpy() for k, v in twin.state_dict().items()}
+        for pname, value in model.state_dict().items():
+            assert_close(value, expected[pname], rtol, pname)

@@ -76,7 +76,7 @@ class Conv2d(Function):
     same two products as for a fully connected layer (``ops.linear.Linear``):
 
         dL/dWm   = G^T cols        dL/dW[k, c, i, j] = sum over n, p, q of g[n, k, p, q] x_pad[n, c, p sh + i dh, q sw + j dw]
-        dL/db    = G summed over its rows       = sum over n, p, q of g[n, k, p, q]
+        dL/db    = 1^T G                        = sum over n, p, q of g[n, k, p, q]
         dL/dcols = G Wm            then dL/dx = col2im(dL/dcols)
 
     The first line is the DCLNN paper's eq. (12) (the weight change of a convolution core is the input
@@ -126,7 +126,7 @@ class Conv2d(Function):
         if needs[1]:
             dw = (g2.T @ cols).reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
         if len(needs) == 3 and needs[2]:
-            db = g2.sum(axis=0)
+            db = xp.ones(len(g2), dtype=g2.dtype) @ g2                     # the column sums, on BLAS
         return (dx, dw, db) if len(needs) == 3 else (dx, dw)
 
 

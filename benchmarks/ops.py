@@ -1,0 +1,151 @@
+"""Per-op speed, minigrad against PyTorch: forward + backward at the shapes the papers' models use.
+
+    python benchmarks/ops.py                       # every op, 2 threads
+    python benchmarks/ops.py --ops conv2d max_pool2d --repeats 30
+
+For each case both engines run the same op on the same float32 input, then backward with the same random
+upstream gradient, in one process with the same number of threads. The first minigrad call pays numba's
+JIT compilation (or the load of its on-disk cache); it is reported apart as "first call", and the steady
+state is the median of ``--repeats`` timed calls after it. Results are printed and saved as JSON and
+Markdown into --out.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--ops", nargs="+", help="only these ops (default: all)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--out", default="results/benchmarks")
+    args = p.parse_args(argv)
+    if args.threads < 1 or args.repeats < 1:
+        p.error("--threads and --repeats must be positive")
+    return args
+
+
+ARGS = parse_args() if __name__ == "__main__" else None
+if ARGS is not None:  # thread counts must be in the environment before NumPy, numba and torch load
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(ARGS.threads)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import minigrad as mg  # noqa: E402  (before NumPy: see minigrad/threads.py)
+import numpy as np  # noqa: E402
+import minigrad.functional as F  # noqa: E402
+from minigrad.report import markdown_table, save_json  # noqa: E402
+
+
+def conv_case(label, n, c, h, k, kernel=3, padding=1):
+    def make(rng):
+        return [rng.standard_normal((n, c, h, h)), rng.standard_normal((k, c, kernel, kernel)) * 0.1,
+                rng.standard_normal(k)]
+    return ("conv2d", label, make, lambda x, w, b: F.conv2d(x, w, b, padding=padding),
+            lambda T, x, w, b: T.nn.functional.conv2d(x, w, b, padding=padding))
+
+
+def pool_case(op, label, n, c, h):
+    def make(rng):
+        return [rng.standard_normal((n, c, h, h))]
+    return (op, label, make, lambda x: getattr(F, op)(x, 2), lambda T, x: getattr(T.nn.functional, op)(x, 2))
+
+
+def batch_norm_case(label, n, c, h):
+    def make(rng):
+        return [rng.standard_normal((n, c, h, h)), 1 + 0.1 * rng.standard_normal(c), 0.1 * rng.standard_normal(c)]
+
+    def mg_fn(x, w, b):
+        return F.batch_norm(x, np.zeros(c, np.float32), np.ones(c, np.float32), w, b, training=True)
+
+    def torch_fn(T, x, w, b):
+        return T.nn.functional.batch_norm(x, T.zeros(c), T.ones(c), w, b, training=True)
+    return ("batch_norm", label, make, mg_fn, torch_fn)
+
+
+CASES = [
+    conv_case("Pinto CNN conv1 (128, 3, 28, 28) -> 32", 128, 3, 28, 32),
+    conv_case("Pinto CNN conv2 (128, 32, 14, 14) -> 64", 128, 32, 14, 64),
+    conv_case("Pinto CNN conv3 (128, 64, 7, 7) -> 128", 128, 64, 7, 128),
+    conv_case("U-Net enc1b (32, 32, 28, 28) -> 32", 32, 32, 28, 32),
+    conv_case("U-Net bottleneck (32, 256, 3, 3) -> 512", 32, 256, 3, 512),
+    conv_case("DCLNN conv2 (128, 32, 26, 26) -> 64, no padding", 128, 32, 26, 64, padding=0),
+    pool_case("max_pool2d", "Pinto CNN pool1 (128, 32, 28, 28)", 128, 32, 28),
+    pool_case("max_pool2d", "Pinto CNN pool2 (128, 64, 14, 14)", 128, 64, 14),
+    pool_case("max_pool2d", "Pinto CNN pool3 (128, 128, 7, 7)", 128, 128, 7),
+    pool_case("avg_pool2d", "DCLNN avg pool (128, 64, 24, 24)", 128, 64, 24),
+    batch_norm_case("U-Net (32, 32, 28, 28)", 32, 32, 28),
+    batch_norm_case("U-Net (32, 64, 14, 14)", 32, 64, 14),
+    batch_norm_case("U-Net (32, 128, 7, 7)", 32, 128, 7),
+    batch_norm_case("U-Net (32, 512, 1, 1)", 32, 512, 1),
+]
+
+
+def time_calls(step, repeats):
+    """(first call, median of the next ``repeats`` calls), in seconds."""
+    start = time.perf_counter()
+    step()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return first, float(np.median(times))
+
+
+def run_case(torch, case, repeats, seed=0):
+    op, label, make, mg_fn, torch_fn = case
+    arrays = [a.astype(np.float32) for a in make(np.random.default_rng(seed))]
+    mg_inputs = [mg.Tensor(a, requires_grad=True) for a in arrays]
+    torch_inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    upstream = np.random.default_rng(seed + 1).standard_normal(mg_fn(*mg_inputs).shape).astype(np.float32)
+    torch_upstream = torch.from_numpy(upstream)
+
+    def mg_step():
+        for t in mg_inputs:
+            t.grad = None
+        mg_fn(*mg_inputs).backward(upstream)
+
+    def torch_step():
+        for t in torch_inputs:
+            t.grad = None
+        torch_fn(torch, *torch_inputs).backward(torch_upstream)
+
+    mg_first, mg_steady = time_calls(mg_step, repeats)
+    _, torch_steady = time_calls(torch_step, repeats)
+    return {"op": op, "case": label, "minigrad_first_ms": 1e3 * mg_first, "minigrad_ms": 1e3 * mg_steady,
+            "pytorch_ms": 1e3 * torch_steady, "ratio": mg_steady / torch_steady}
+
+
+def main(args):
+    import torch
+    torch.set_num_threads(args.threads)
+    cases = [c for c in CASES if not args.ops or c[0] in args.ops]
+    if not cases:
+        raise SystemExit(f"no case for ops {args.ops}; ops: {sorted({c[0] for c in CASES})}")
+    results = []
+    for case in cases:
+        results.append(run_case(torch, case, args.repeats))
+        r = results[-1]
+        print(f"{r['op']:<12} {r['case']:<50} minigrad {r['minigrad_ms']:7.2f} ms  PyTorch {r['pytorch_ms']:7.2f} ms"
+              f"  {r['ratio']:.2f}x   (first call {r['minigrad_first_ms']:.0f} ms)", flush=True)
+    rows = [[r["op"], r["case"], f"{r['minigrad_ms']:.2f}", f"{r['pytorch_ms']:.2f}", f"{r['ratio']:.2f}x",
+             f"{r['minigrad_first_ms']:.0f}"] for r in results]
+    table = markdown_table(["op", "shape", "minigrad ms", f"PyTorch {torch.__version__} ms", "minigrad / PyTorch",
+                            "minigrad first call ms (JIT)"], rows)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_json(out / "ops.json", {"threads": args.threads, "repeats": args.repeats, "torch_version": torch.__version__,
+                                 "results": results})
+    (out / "ops.md").write_text(f"# Forward + backward per op, float32, {args.threads} threads\n\n{table}\n")
+    print("\n" + table)
+
+
+if __name__ == "__main__":
+    main(ARGS)

@@ -8,7 +8,10 @@
 
 from .bloodmnist import (CLASSES, TASKS, BloodMNIST, DataCorruptError, DataNotFoundError, default_root,
                          find_bloodmnist, load_bloodmnist)
+from .augment import Augment, channel_stats, default_augmentation, normalize
 from .loader import ArrayDataset, DataLoader
+from .split import stratified_kfold, stratified_split
 
 __all__ = ["BloodMNIST", "load_bloodmnist", "find_bloodmnist", "default_root", "CLASSES", "TASKS",
-           "DataNotFoundError", "DataCorruptError", "DataLoader", "ArrayDataset"]
+           "DataNotFoundError", "DataCorruptError", "DataLoader", "ArrayDataset", "Augment",
+           "default_augmentation", "channel_stats", "normalize", "stratified_split", "stratified_kfold"]

@@ -228,6 +228,10 @@ class BloodMNIST:
         ds.classes, ds.num_classes = tuple(classes), len(classes)
         return ds
 
+    def map_images(self, fn):
+        """A new dataset whose images are ``fn(images)`` (e.g. normalised), with the same labels and classes."""
+        return BloodMNIST._from_arrays(self.split, fn(self.images), self.labels, self.classes)
+
     def task(self, name):
         """The examples of one of the :data:`TASKS`, relabelled 0..K-1 in the task's order.
 

@@ -65,8 +65,66 @@ class DCLNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+def conv_bn_relu(in_channels, out_channels, batch_norm=True):
+    layers = [nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=not batch_norm)]
+    return layers + ([nn.BatchNorm2d(out_channels)] if batch_norm else []) + [nn.ReLU()]
+
+
+class DoubleConv(nn.Sequential):
+    def __init__(self, in_channels, out_channels, batch_norm=True):
+        super().__init__(*conv_bn_relu(in_channels, out_channels, batch_norm),
+                         *conv_bn_relu(out_channels, out_channels, batch_norm))
+
+
+class UNetEncoderClassifier(nn.Module):
+    """The U-Net encoder classifier and its ablations, as ``models.unet.UNetEncoderClassifier``."""
+
+    def __init__(self, num_classes=8, batch_norm=True, depth=4, dropout=0.5):
+        super().__init__()
+        stages, width = [], 3
+        for channels in (32, 64, 128, 256)[:depth]:
+            stages += [DoubleConv(width, channels, batch_norm), nn.MaxPool2d(2)]
+            width = channels
+        if depth == 4:
+            stages.append(DoubleConv(width, 512, batch_norm))
+            width = 512
+        self.encoder = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.pool(self.encoder(x)))
+
+
+class BaselineCNN(nn.Module):
+    """The U-Net paper's baselines, as ``models.unet.BaselineCNN``."""
+
+    def __init__(self, num_classes=8, blocks=2, hidden=None):
+        super().__init__()
+        layers, width, side = [], 3, 28
+        for channels in (32, 64, 128, 256)[:blocks]:
+            layers += conv_bn_relu(width, channels) + [nn.MaxPool2d(2)]
+            width, side = channels, side // 2
+        self.features = nn.Sequential(*layers)
+        head = [nn.Flatten()]
+        if hidden:
+            head += [nn.Linear(width * side * side, hidden), nn.ReLU(), nn.Dropout(0.5), nn.Linear(hidden, num_classes)]
+        else:
+            head.append(nn.Linear(width * side * side, num_classes))
+        self.classifier = nn.Sequential(*head)
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
 TWINS = {"mlnn": MLNN, "cnn": CNN, "gounder_cnn": GounderCNN, "dclnn": DCLNN,
-         "dclnn_avg": lambda num_classes=4: DCLNN(num_classes, pooling="avg")}
+         "dclnn_avg": lambda num_classes=4: DCLNN(num_classes, pooling="avg"),
+         "unet_encoder": UNetEncoderClassifier,
+         "unet_no_bn": lambda num_classes=8: UNetEncoderClassifier(num_classes, batch_norm=False),
+         "unet_shallow": lambda num_classes=8: UNetEncoderClassifier(num_classes, depth=3),
+         "unet_no_dropout": lambda num_classes=8: UNetEncoderClassifier(num_classes, dropout=0.0),
+         "simple_cnn": lambda num_classes=8: BaselineCNN(num_classes, blocks=2),
+         "deep_cnn": lambda num_classes=8: BaselineCNN(num_classes, blocks=4, hidden=128)}
 
 
 def torch_twin(name, state_dict, dtype=torch.float32, **kwargs):

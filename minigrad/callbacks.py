@@ -97,7 +97,7 @@ class BestCheckpoint(MonitorBest):
         if self.improved(value):
             self.best, self.best_epoch = value, record["epoch"]
             save_checkpoint(self.path, {"model": trainer.model.state_dict(), "epoch": record["epoch"],
-                                        self.monitor: value})
+                                        self.monitor: value, "meta": trainer.meta})
 
     def on_train_end(self, trainer):
         if self.restore and self.best_epoch is not None:

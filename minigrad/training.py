@@ -105,13 +105,14 @@ class Trainer:
 
     def __init__(self, model, optimizer, train_loader, val_data=None, loss_fn=F.cross_entropy, scheduler=None,
                  callbacks=(), checkpoint_path=None, clip_grad_norm=None, augment=None, device=None,
-                 plateau_metric="val_loss", progress=True, log=print):
+                 plateau_metric="val_loss", progress=True, log=print, meta=None):
         self.model, self.optimizer, self.train_loader = model, optimizer, train_loader
         self.val_data, self.loss_fn, self.scheduler = val_data, loss_fn, scheduler
         self.callbacks = list(callbacks)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.clip_grad_norm, self.augment, self.device = clip_grad_norm, augment, device
         self.plateau_metric, self.progress, self.log = plateau_metric, progress, log
+        self.meta = dict(meta or {})   # what the run is (model name, settings, ...), saved with each checkpoint
         self.epoch, self.history, self.train_seconds, self.stop_training = 0, [], 0.0, False
 
     # ----- saving and resuming ------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ class Trainer:
                 "scheduler": state_of(self.scheduler), "callbacks": [state_of(c) for c in self.callbacks],
                 "loader": state_of(self.train_loader), "augment": state_of(self.augment),
                 "rng": random.get_state(), "epoch": self.epoch, "history": self.history,
-                "train_seconds": self.train_seconds, "stop_training": self.stop_training}
+                "train_seconds": self.train_seconds, "stop_training": self.stop_training, "meta": self.meta}
 
     def load_state_dict(self, state):
         self.model.load_state_dict(state["model"])

@@ -9,11 +9,13 @@ script and the command line go through here, so a model is trained the same way 
 """
 
 import argparse
+import functools
 from pathlib import Path
 
+import minigrad.functional as F
 from minigrad import metrics, optim
 from minigrad.callbacks import BestCheckpoint, EarlyStopping
-from minigrad.data import BloodMNIST, DataLoader
+from minigrad.data import BloodMNIST, DataLoader, channel_stats, default_augmentation, normalize
 from minigrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau, StepLR
 from minigrad.report import plot_confusion_matrix
 from minigrad.training import Trainer, evaluate, predict_logits
@@ -92,6 +94,23 @@ def make_callbacks(recipe, out, tag):
     return callbacks
 
 
+def prepare_data(splits, settings):
+    """Normalise every split with the training images' channel statistics, if the recipe asks for it.
+
+    Returns the splits and the statistics (None when not normalising)."""
+    if not settings.get("normalize"):
+        return splits, None
+    mean, std = channel_stats(splits["train"].images)
+    normalized = {name: ds.map_images(lambda x: normalize(x, mean, std)) for name, ds in splits.items()}
+    return normalized, {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def make_loss(settings):
+    """Cross-entropy, with the recipe's label smoothing."""
+    smoothing = settings.get("label_smoothing", 0.0)
+    return functools.partial(F.cross_entropy, label_smoothing=smoothing) if smoothing else F.cross_entropy
+
+
 def settings_for(name, **overrides):
     """The model's recipe with the given settings (epochs, lr, batch_size, ...) replaced where not None."""
     recipe = registry.recipe(name)
@@ -99,41 +118,55 @@ def settings_for(name, **overrides):
     return recipe
 
 
-def train_and_evaluate(name, splits, out, seed=0, resume=False, progress=True, tag=None, augment=None,
-                       model_kwargs=None, log=print, **overrides):
+def evaluate_model(model, dataset, out, tag, device=None):
+    """Test metrics (``metrics.classification_metrics``), loss, inference speed and a confusion-matrix PNG."""
+    images, labels = dataset[:]
+    result = evaluate(model, images, labels, device=device)
+    quality = metrics.classification_metrics(labels, result["probabilities"], class_names=list(dataset.classes))
+    speed = metrics.inference_speed(lambda x: predict_logits(model, x, batch_size=len(x), device=device), images,
+                                    batch_size=256, warmup=1)
+    plot_confusion_matrix(quality["confusion_matrix"], dataset.classes, Path(out) / f"confusion_{tag}.png",
+                          title=f"{tag} on the {dataset.split} split ({len(labels)} images)")
+    return {"test": quality, "test_loss": result["loss"],
+            "efficiency": {"inference_ms_per_sample": speed["ms_per_sample"],
+                           "throughput_samples_per_s": speed["samples_per_second"],
+                           "parameters": metrics.count_parameters(model)}}
+
+
+def train_and_evaluate(name, splits, out, seed=0, resume=False, progress=True, tag=None, model_kwargs=None,
+                       task=None, device=None, log=print, **overrides):
     """Train registered model ``name`` on ``splits["train"]`` with its recipe (``overrides`` replace
     settings), validating on ``splits["val"]``; then evaluate on ``splits["test"]``.
 
     Writes ``checkpoint_<tag>.pkl`` after every epoch into ``out`` (``resume=True`` continues from it) and
     ``confusion_<tag>.png``. Returns settings, history, the test metrics of ``metrics.classification_metrics``,
     the test loss and the efficiency figures (training seconds, inference ms per sample, throughput,
-    parameters).
+    parameters). ``task`` (a name from ``minigrad.data.TASKS``, recorded in the checkpoint) says which
+    classes ``splits`` hold; ``device`` is "cpu" (default) or "cuda".
     """
     import minigrad as mg
     out, tag = Path(out), tag or name
     out.mkdir(parents=True, exist_ok=True)
-    train, test = splits["train"], splits["test"]
     settings = settings_for(name, **overrides)
+    splits, normalization = prepare_data(splits, settings)
+    train = splits["train"]
     mg.manual_seed(seed)
-    model = registry.create_model(name, num_classes=train.num_classes, **(model_kwargs or {}))
+    model_kwargs = dict(model_kwargs or {}, num_classes=train.num_classes)
+    model = registry.create_model(name, **model_kwargs)
+    if device is not None:
+        model.to(device)
     optimizer = make_optimizer(model, settings)
+    meta = {"model": name, "model_kwargs": model_kwargs, "settings": settings, "normalization": normalization,
+            "classes": list(train.classes), "task": task, "seed": seed}
     trainer = Trainer(model, optimizer, DataLoader(train, batch_size=settings["batch_size"], shuffle=True, seed=seed),
-                      val_data=splits["val"][:], scheduler=make_scheduler(optimizer, settings),
-                      callbacks=make_callbacks(settings, out, tag), checkpoint_path=out / f"checkpoint_{tag}.pkl",
-                      augment=augment, progress=progress, log=lambda text: log(f"{tag}: {text}"))
+                      val_data=splits["val"][:], loss_fn=make_loss(settings),
+                      scheduler=make_scheduler(optimizer, settings), callbacks=make_callbacks(settings, out, tag),
+                      checkpoint_path=out / f"checkpoint_{tag}.pkl", meta=meta, device=device,
+                      augment=default_augmentation(seed) if settings.get("augment") else None,
+                      progress=progress, log=lambda text: log(f"{tag}: {text}"))
     log(f"{tag}: {metrics.count_parameters(model):,} parameters; {settings}")
     history = trainer.fit(settings["epochs"], resume=resume)
-
-    test_images, test_labels = test[:]
-    result = evaluate(model, test_images, test_labels)
-    quality = metrics.classification_metrics(test_labels, result["probabilities"], class_names=list(test.classes))
-    speed = metrics.inference_speed(lambda x: predict_logits(model, x, batch_size=len(x)), test_images,
-                                    batch_size=256, warmup=1)
-    plot_confusion_matrix(quality["confusion_matrix"], test.classes, out / f"confusion_{tag}.png",
-                          title=f"{tag} on the test split ({len(test_labels)} images)")
-    return {"model": name, "settings": settings, "seed": seed, "history": history, "test": quality,
-            "test_loss": result["loss"],
-            "efficiency": {"training_seconds": trainer.train_seconds,
-                           "inference_ms_per_sample": speed["ms_per_sample"],
-                           "throughput_samples_per_s": speed["samples_per_second"],
-                           "parameters": metrics.count_parameters(model)}}
+    result = evaluate_model(model, splits["test"], out, tag, device)
+    result["efficiency"]["training_seconds"] = trainer.train_seconds
+    return {"model": name, "settings": settings, "seed": seed, "task": task, "normalization": normalization,
+            "history": history, **result}

@@ -1,0 +1,167 @@
+"""The ``minigrad`` command: train, evaluate and list the papers' models.
+
+    minigrad models                                         the registry, with parameter counts and papers
+    minigrad train cnn --epochs 15 --out results/cnn        train a registered model with its paper's recipe
+    minigrad train dclnn --task wbc4 --limit 2000 --epochs 3
+    minigrad train cnn --out results/cnn --resume           continue an interrupted run
+    minigrad evaluate results/cnn/checkpoint_cnn.pkl --split val
+
+``train`` writes into --out the checkpoint after every epoch, report.json, report.md, curves.png and
+confusion_<model>.png. ``evaluate`` rebuilds the model a checkpoint names, loads its weights and writes
+the same metrics for the chosen split into evaluation_<checkpoint>_<split>.{json,md} beside the checkpoint
+(or in --out). A run's best_<model>.pkl (kept when the recipe restores the best epoch) evaluates the same way.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import minigrad  # noqa: F401  (before NumPy: see minigrad/threads.py)
+from minigrad import metrics
+from minigrad.backend import module_for_device
+from minigrad.checkpoint import load_checkpoint
+from minigrad.data import TASKS, normalize
+from minigrad.report import markdown_table, plot_curves, save_json
+
+from . import experiment, registry
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def device_name(text):
+    if text not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"expected 'cpu' or 'cuda', got {text!r}")
+    return text
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="minigrad", description="Train, evaluate and list the papers' models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("models", help="list the registered models with their parameter counts")
+
+    train = commands.add_parser("train", help="train a registered model with its paper's recipe")
+    train.add_argument("model", choices=registry.list_models(), metavar="MODEL",
+                       help=f"one of: {', '.join(registry.list_models())}")
+    train.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
+    train.add_argument("--batch-size", type=positive_int, help="override the recipe's batch size")
+    train.add_argument("--lr", type=positive_float, help="override the recipe's learning rate")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--limit", type=positive_int, help="train on a stratified subset of this many images")
+    train.add_argument("--task", choices=sorted(TASKS), help="train on a subset of the classes (default: all 8)")
+    train.add_argument("--data", help="path to bloodmnist.npz (default: the MedMNIST cache)")
+    train.add_argument("--out", help="folder for checkpoints and the report (default: results/MODEL)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train.add_argument("--device", type=device_name, default="cpu", help="cpu or cuda")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a split")
+    evaluate.add_argument("checkpoint", type=Path)
+    evaluate.add_argument("--split", choices=["train", "val", "test"], default="test")
+    evaluate.add_argument("--data", help="path to bloodmnist.npz (default: the MedMNIST cache)")
+    evaluate.add_argument("--out", type=Path, help="folder for the report (default: the checkpoint's folder)")
+    evaluate.add_argument("--device", type=device_name, default="cpu")
+    return parser
+
+
+def list_models():
+    rows = []
+    for name in registry.list_models():
+        info = registry.model_info(name)
+        rows.append([name, f"{metrics.count_parameters(registry.create_model(name)):,}", info["summary"],
+                     info["paper"]])
+    print(markdown_table(["model", "parameters", "what", "paper"], rows))
+
+
+def single_report(out, title, result, split, stem="report", confusion="confusion.png"):
+    """<stem>.json and <stem>.md for one model: the metrics of ``split``, per class, and the pictures."""
+    test, eff = result["test"], result["efficiency"]
+    save_json(out / f"{stem}.json", result)
+    rows = [["accuracy", f"{test['accuracy']:.4f}"], ["ROC AUC (one-vs-rest, macro)", f"{test['roc_auc_ovr']:.4f}"],
+            ["precision (weighted)", f"{test['precision_weighted']:.4f}"],
+            ["recall (weighted)", f"{test['recall_weighted']:.4f}"], ["F1 (weighted)", f"{test['f1_weighted']:.4f}"],
+            ["MCC", f"{test['mcc']:.4f}"], ["balanced accuracy (eq. 9)", f"{test['balanced_accuracy']:.4f}"],
+            ["log loss", f"{test['log_loss']:.4f}"], ["parameters", f"{eff['parameters']:,}"],
+            ["inference ms / image", f"{eff['inference_ms_per_sample']:.3f}"]]
+    if "training_seconds" in eff:
+        rows.append(["training time (s)", f"{eff['training_seconds']:.1f}"])
+    per_class = [[c["name"], f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"]]
+                 for c in test["per_class"]]
+    lines = [f"# {title}", "", f"Metrics on the {split} split.", "", markdown_table(["metric", "value"], rows), "",
+             markdown_table(["class", "precision", "recall", "F1", "support"], per_class), ""]
+    if result.get("history"):
+        lines += ["![training curves](curves.png)", ""]
+    lines += [f"![confusion matrix]({confusion})", ""]
+    (out / f"{stem}.md").write_text("\n".join(lines))
+
+
+def train(args):
+    if args.device == "cuda":
+        module_for_device("cuda")           # a clear error now, not after loading the data
+    out = Path(args.out or f"results/{args.model}")
+    splits = experiment.load_splits(args.data, args.limit, args.seed, task=args.task)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    result = experiment.train_and_evaluate(args.model, splits, out, seed=args.seed, resume=args.resume,
+                                           progress=not args.no_progress, task=args.task, device=args.device,
+                                           epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
+    result["started"] = started
+    plot_curves({args.model: result["history"]}, out / "curves.png", title=f"{args.model} on BloodMNIST (minigrad)")
+    single_report(out, f"{args.model} on BloodMNIST ({registry.model_info(args.model)['paper']})", result, "test",
+                  confusion=f"confusion_{args.model}.png")
+    print(f"{args.model}: test accuracy {result['test']['accuracy']:.4f}, ROC AUC {result['test']['roc_auc_ovr']:.4f}; "
+          f"report written to {out / 'report.md'}")
+
+
+def evaluate(args):
+    state = load_checkpoint(args.checkpoint)
+    meta = state.get("meta") or {}
+    if "model" not in meta:
+        raise SystemExit(f"{args.checkpoint} does not say which model it holds (no 'meta' entry); it was not "
+                         "written by `minigrad train` or the examples")
+    if args.device == "cuda":
+        module_for_device("cuda")
+    model = registry.create_model(meta["model"], **meta.get("model_kwargs", {}))
+    model.load_state_dict(state["model"])
+    if args.device != "cpu":
+        model.to(args.device)
+    split = experiment.load_splits(args.data, task=meta.get("task"))[args.split]
+    if meta.get("normalization"):
+        stats = meta["normalization"]
+        split = split.map_images(lambda x: normalize(x, stats["mean"], stats["std"]))
+    out = args.out or args.checkpoint.parent
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"{args.checkpoint.stem}_{args.split}"
+    result = {"model": meta["model"], "checkpoint": str(args.checkpoint), "split": args.split,
+              "epoch": state["epoch"], **experiment.evaluate_model(model, split, out, tag, args.device)}
+    single_report(out, f"{meta['model']} from {args.checkpoint.name} (epoch {state['epoch']})", result, args.split,
+                  stem=f"evaluation_{tag}", confusion=f"confusion_{tag}.png")
+    print(f"{meta['model']} (epoch {state['epoch']}) on {args.split}: accuracy {result['test']['accuracy']:.4f}, "
+          f"ROC AUC {result['test']['roc_auc_ovr']:.4f}; report written to {out / f'evaluation_{tag}.md'}")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    {"models": lambda a: list_models(), "train": train, "evaluate": evaluate}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,7 @@ from minigrad.gradcheck import GradcheckError, gradcheck
 from minigrad.kernels import batchnorm as K
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d
 from minigrad.ops.batchnorm import BatchNorm, batch_norm
+import minigrad.functional as F
 from minigrad.tensor import Tensor
 from strategies import SEEDS
 
@@ -440,3 +441,28 @@ def test_module_rejects_wrong_shapes(cls, shape, expected):
     with pytest.raises(ValueError, match=expected):
         bn(Tensor(np.ones(shape, np.float32)))
     assert int(bn.num_batches_tracked.data) == 0
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_channels_last_input_gives_the_same_values_and_keeps_its_layout(training):
+    """conv2d's outputs are channels-last in memory; batch norm reads them as they are and answers alike."""
+    from minigrad.ops.batchnorm import is_channels_last
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 5, 6))
+    x_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)   # same values, NHWC memory
+    assert is_channels_last(x_last) and not is_channels_last(x)
+    upstream, gamma, beta = rng.standard_normal(x.shape), rng.standard_normal(3), rng.standard_normal(3)
+    results = []
+    for data in (x, x_last):
+        t = Tensor(data, requires_grad=True)
+        w, b = Tensor(gamma, requires_grad=True), Tensor(beta, requires_grad=True)
+        rm, rv = np.zeros(3), np.ones(3) + 0.5
+        y = F.batch_norm(t, rm, rv, w, b, training=training)
+        y.backward(upstream)
+        results.append((y.data, t.grad, rm, rv))
+    (y1, g1, m1, v1), (y2, g2, m2, v2) = results
+    np.testing.assert_allclose(y2, y1, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g2, g1, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(m2, m1, rtol=1e-12)
+    np.testing.assert_allclose(v2, v1, rtol=1e-12)
+    assert is_channels_last(y2)                                                   # the next conv reads it as is

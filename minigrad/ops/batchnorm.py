@@ -2,6 +2,8 @@
 
 For input (N, C), (N, C, L) or (N, C, H, W), channel c's statistics are taken over the n = N*L values
 x[:, c, ...] (L = H*W for images, 1 for (N, C) input); the op works on the input viewed as (N, C, L).
+An image batch laid out channels-last in memory, as ``conv2d`` leaves it, is viewed as (N*H*W, C, 1)
+instead: the same values without a copy, and the output keeps that layout for the next convolution.
 The sums over a channel run in ``minigrad.kernels.batchnorm`` (NumPy reference and numba kernel).
 """
 
@@ -9,6 +11,7 @@ import math
 
 from .. import kernels
 from ..autograd import Function
+from ..kernels import channels_last
 from ..backend import get_array_module
 from ..kernels import batchnorm as bn_kernels
 from ..tensor import Tensor
@@ -62,7 +65,8 @@ class BatchNorm(Function):
     def forward(ctx, x, weight, bias, running_mean=None, running_var=None, training=False, momentum=0.1,
                 eps=1e-5):
         xp = get_array_module(x)
-        x3 = x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))   # (N, C, L); a view if contiguous
+        ctx.channels_last = is_channels_last(x)
+        x3 = channel_view(x, ctx.channels_last)              # (N, C, L), or (N*H*W, C, 1)
         fast = kernels.enabled(xp)
         if training:
             mean, var = (bn_kernels.batch_stats_numba if fast else bn_kernels.batch_stats_reference)(x3)
@@ -76,20 +80,40 @@ class BatchNorm(Function):
         y = (bn_kernels.scale_shift_numba if fast else bn_kernels.scale_shift_reference)(x3, scale, shift)
         ctx.save_for_backward(x3, mean, invstd, gamma)
         ctx.training, ctx.shape = training, x.shape
-        return y.reshape(x.shape)
+        return from_channel_view(y, x.shape, ctx.channels_last)
 
     @staticmethod
     def backward(ctx, g):
         x3, mean, invstd, gamma = ctx.saved
         need_x, need_weight, need_bias = ctx.needs_input_grad
         xp = get_array_module(g)
-        g3 = g.astype(x3.dtype, copy=False).reshape(x3.shape)
+        g3 = channel_view(g.astype(x3.dtype, copy=False), ctx.channels_last)
         run = bn_kernels.backward_numba if kernels.enabled(xp) else bn_kernels.backward_reference
         dx, sum_g, sum_g_xhat = run(g3, x3, mean, invstd, gamma, ctx.training, need_x)
         weight, bias = ctx.inputs[1], ctx.inputs[2]
-        return (dx.reshape(ctx.shape) if need_x else None,
+        return (from_channel_view(dx, ctx.shape, ctx.channels_last) if need_x else None,
                 sum_g_xhat.astype(weight.dtype) if need_weight else None,   # dL/dgamma = sum g x_hat
                 sum_g.astype(bias.dtype) if need_bias else None)            # dL/dbeta = sum g
+
+
+def is_channels_last(x):
+    """Whether x (N, C, H, W) is laid out (N, H, W, C) in memory, as conv2d's outputs are."""
+    return x.ndim == 4 and x.transpose(0, 2, 3, 1).flags.c_contiguous and not x.flags.c_contiguous
+
+
+def channel_view(x, channels_last_layout):
+    """x as (N, C, L), or, for a channels-last image batch, as (N*H*W, C, 1): either way channel c is [:, c, :]."""
+    if channels_last_layout:
+        return channels_last(x).reshape(-1, x.shape[1], 1)
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+
+
+def from_channel_view(a3, shape, channels_last_layout):
+    """The inverse of :func:`channel_view`: back to ``shape`` (a view, in the layout ``a3``'s memory has)."""
+    if channels_last_layout:
+        n, c, h, w = shape
+        return a3.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    return a3.reshape(shape)
 
 
 def update_running_stats(running_mean, running_var, mean, var, n, momentum):

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import minigrad as mg  # noqa: E402  (before NumPy: see minigrad/threads.py)
 import numpy as np  # noqa: E402
 import minigrad.functional as F  # noqa: E402
+from minigrad.ops import rnn as rnn_ops  # noqa: E402
 from minigrad.report import markdown_table, save_json  # noqa: E402
 
 
@@ -68,6 +69,31 @@ def batch_norm_case(label, n, c, h):
     return ("batch_norm", label, make, mg_fn, torch_fn)
 
 
+def rnn_case(kind, label, batch, seq, input_size, hidden, bidirectional):
+    """One LSTM or GRU layer (kind 'lstm' or 'gru') over a (seq, batch, input_size) sequence from a zero state;
+    the upstream gradient reaches the output sequence (batch-major would only add a transpose)."""
+    gates, directions = (4 if kind == "lstm" else 3), (2 if bidirectional else 1)
+    shapes = [(gates * hidden, input_size), (gates * hidden, hidden), (gates * hidden,), (gates * hidden,)]
+
+    def make(rng):
+        bound = 1 / np.sqrt(hidden)                            # PyTorch's initialisation
+        weights = [rng.uniform(-bound, bound, s) for _ in range(directions) for s in shapes]
+        return [rng.standard_normal((seq, batch, input_size))] + weights
+
+    def mg_fn(x, *weights):
+        per_direction = [tuple(weights[4 * d:4 * d + 4]) for d in range(directions)]
+        run = rnn_ops.lstm if kind == "lstm" else rnn_ops.gru
+        return run(x, None, per_direction, bidirectional=bidirectional)[0]
+
+    def torch_fn(T, x, *weights):
+        # torch.lstm / torch.gru are what torch.nn.LSTM / GRU call: (input, hx, flat weights, has_biases,
+        # num_layers, dropout, train, bidirectional, batch_first), returning the output first.
+        zeros = T.zeros(directions, batch, hidden)
+        hx = (zeros, zeros) if kind == "lstm" else zeros
+        return getattr(T, kind)(x, hx, list(weights), True, 1, 0.0, True, bidirectional, False)[0]
+    return (kind, label, make, mg_fn, torch_fn)
+
+
 CASES = [
     conv_case("Pinto CNN conv1 (128, 3, 28, 28) -> 32", 128, 3, 28, 32),
     conv_case("Pinto CNN conv2 (128, 32, 14, 14) -> 64", 128, 32, 14, 64),
@@ -83,6 +109,11 @@ CASES = [
     batch_norm_case("U-Net (32, 64, 14, 14)", 32, 64, 14),
     batch_norm_case("U-Net (32, 128, 7, 7)", 32, 128, 7),
     batch_norm_case("U-Net (32, 512, 1, 1)", 32, 512, 1),
+    rnn_case("lstm", "LSTM (batch 32, seq 28, 128) -> 128", 32, 28, 128, 128, False),
+    rnn_case("gru", "bidirectional GRU (batch 32, seq 28, 128) -> 2 x 256", 32, 28, 128, 256, True),
+    rnn_case("lstm", "LSTM (batch 32, seq 7, 512) -> 256", 32, 7, 512, 256, False),
+    rnn_case("gru", "bidirectional GRU (batch 32, seq 7, 512) -> 2 x 256", 32, 7, 512, 256, True),
+    rnn_case("lstm", "LSTM (batch 32, seq 49, 64) -> 128", 32, 49, 64, 128, False),
 ]
 
 

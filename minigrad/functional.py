@@ -11,6 +11,7 @@ from .ops import conv as conv_ops
 from .ops import dropout as dropout_ops
 from .ops import linear as linear_ops
 from .ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401  (re-exported)
+from .ops.rnn import gru_cell, lstm_cell  # noqa: F401  (re-exported)
 from .ops import shape as shape_ops
 from .ops import softmax as softmax_ops
 from .tensor import Tensor, as_array, matmul  # noqa: F401  (matmul is re-exported)

@@ -289,6 +289,61 @@ def _adaptive_avg_pool2d(shape, rng):
     return (lambda t: F.adaptive_avg_pool2d(t, (3, 2))), [rng.standard_normal(shape)]
 
 
+def _flat_outputs(*tensors):
+    """Every element of several output tensors as one 1-D Tensor (gradcheck checks one output)."""
+    from .ops.shape import Concatenate
+    return Concatenate.apply(*(t.reshape(-1) for t in tensors), dim=0)
+
+
+def _rnn_weights(rng, gates, input_size, hidden):
+    """weight_ih, weight_hh, bias_ih, bias_hh in PyTorch's layout, U(-1, 1)."""
+    return [rng.uniform(-1, 1, s) for s in [(gates * hidden, input_size), (gates * hidden, hidden),
+                                             (gates * hidden,), (gates * hidden,)]]
+
+
+@register_check("lstm_cell", (2, 3))
+def _lstm_cell(shape, rng):
+    from .ops.rnn import lstm_cell
+    hidden = 4
+    states = [rng.standard_normal(shape[:-1] + (hidden,)) for _ in range(2)]    # h and c, one per example
+    return (lambda x, h, c, *w: _flat_outputs(*lstm_cell(x, (h, c), *w))), \
+        [rng.standard_normal(shape), *states, *_rnn_weights(rng, 4, shape[-1], hidden)]
+
+
+@register_check("gru_cell", (2, 3))
+def _gru_cell(shape, rng):
+    from .ops.rnn import gru_cell
+    hidden = 4
+    return (lambda x, h, *w: gru_cell(x, h, *w)), \
+        [rng.standard_normal(shape), rng.standard_normal(shape[:-1] + (hidden,)),
+         *_rnn_weights(rng, 3, shape[-1], hidden)]
+
+
+def _rnn_check(name, gates):
+    # One bidirectional layer over a (seq_len, batch, input_size) sequence: backpropagation through time in
+    # both directions; the checked output is the output sequence with the final states.
+    @register_check(name, (4, 2, 3))
+    def build(shape, rng):
+        from .ops import rnn
+        hidden, features = 3, shape[-1]
+        states = [rng.standard_normal((2,) + shape[1:-1] + (hidden,)) for _ in range(gates - 2)]
+        weights = _rnn_weights(rng, gates, features, hidden) + _rnn_weights(rng, gates, features, hidden)
+
+        def fn(x, *rest):
+            given, w = rest[:len(states)], rest[len(states):]
+            per_direction = [tuple(w[:4]), tuple(w[4:])]
+            if name == "lstm":
+                out, (h_n, c_n) = rnn.lstm(x, tuple(given), per_direction, bidirectional=True)
+                return _flat_outputs(out, h_n, c_n)
+            out, h_n = rnn.gru(x, given[0], per_direction, bidirectional=True)
+            return _flat_outputs(out, h_n)
+        return fn, [rng.standard_normal(shape), *states, *weights]
+
+
+_rnn_check("lstm", gates=4)
+_rnn_check("gru", gates=3)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m minigrad.gradcheck",

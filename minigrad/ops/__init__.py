@@ -9,4 +9,5 @@
     conv         conv2d (im2col + one matrix product)
     pool         max_pool2d, avg_pool2d, adaptive_avg_pool2d
     batchnorm    batch_norm
+    rnn          lstm_cell, gru_cell, and whole LSTM / GRU layers with backprop through time
 """

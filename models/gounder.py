@@ -35,16 +35,24 @@ def glorot_init(model):
 
 
 class GounderCNN(nn.Module):
-    """Two Conv3x3 + ReLU + MaxPool(2) blocks (32, 64 filters, no padding), Dense 128 + ReLU, Dense classes."""
+    """Two Conv3x3 + ReLU + MaxPool(2) blocks (32, 64 filters), dense hidden layers + ReLU, Dense classes.
 
-    def __init__(self, num_classes=8, in_channels=3, image_size=28, hidden=128):
+    ``padding`` is Keras' 'valid' (no padding, the default) or 'same'; ``hidden`` the widths of the hidden
+    dense layers.
+    """
+
+    def __init__(self, num_classes=8, in_channels=3, image_size=28, hidden=(128,), padding="valid"):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2))
-        side = ((image_size - 2) // 2 - 2) // 2           # 28 -> 26 -> 13 -> 11 -> 5
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, hidden), nn.ReLU(),
-                                        nn.Linear(hidden, num_classes))
+            nn.Conv2d(in_channels, 32, 3, padding=padding), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=padding), nn.ReLU(), nn.MaxPool2d(2))
+        shrink = 2 if padding == "valid" else 0
+        side = ((image_size - shrink) // 2 - shrink) // 2  # 'valid': 28 -> 26 -> 13 -> 11 -> 5; 'same': 7
+        layers, width = [nn.Flatten()], 64 * side * side
+        for units in hidden:
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            width = units
+        self.classifier = nn.Sequential(*layers, nn.Linear(width, num_classes))
         glorot_init(self)
 
     def forward(self, x):

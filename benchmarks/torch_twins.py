@@ -117,6 +117,28 @@ class BaselineCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class CNNRNN(nn.Module):
+    """Jane et al.'s CNN-LSTM / CNN-GRU, as ``models.jane.CNNRNN``."""
+
+    def __init__(self, num_classes=4, rnn="lstm"):
+        super().__init__()
+        self.stem = nn.Sequential(*conv_bn_relu(3, 32), nn.MaxPool2d(2), *conv_bn_relu(32, 64), nn.MaxPool2d(2))
+        self.cnn = nn.Sequential(*conv_bn_relu(64, 128), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        if rnn == "lstm":
+            self.rnn, features = nn.LSTM(448, 128, batch_first=True), 128
+        else:
+            self.rnn, features = nn.GRU(448, 256, batch_first=True, bidirectional=True), 512
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(128 + features, num_classes))
+
+    def forward(self, x):
+        features = self.stem(x)
+        b, c, h, w = features.shape
+        rows = features.permute(0, 2, 1, 3).reshape(b, h, c * w)
+        h_n = self.rnn(rows)[1]
+        h_n = h_n[0] if isinstance(self.rnn, nn.LSTM) else h_n
+        return self.head(torch.cat([self.cnn(features)] + [h_n[d] for d in range(h_n.shape[0])], dim=1))
+
+
 TWINS = {"mlnn": MLNN, "cnn": CNN, "gounder_cnn": GounderCNN, "dclnn": DCLNN,
          "dclnn_avg": lambda num_classes=4: DCLNN(num_classes, pooling="avg"),
          "unet_encoder": UNetEncoderClassifier,
@@ -124,7 +146,9 @@ TWINS = {"mlnn": MLNN, "cnn": CNN, "gounder_cnn": GounderCNN, "dclnn": DCLNN,
          "unet_shallow": lambda num_classes=8: UNetEncoderClassifier(num_classes, depth=3),
          "unet_no_dropout": lambda num_classes=8: UNetEncoderClassifier(num_classes, dropout=0.0),
          "simple_cnn": lambda num_classes=8: BaselineCNN(num_classes, blocks=2),
-         "deep_cnn": lambda num_classes=8: BaselineCNN(num_classes, blocks=4, hidden=128)}
+         "deep_cnn": lambda num_classes=8: BaselineCNN(num_classes, blocks=4, hidden=128),
+         "cnn_lstm": lambda num_classes=4: CNNRNN(num_classes, rnn="lstm"),
+         "cnn_gru": lambda num_classes=4: CNNRNN(num_classes, rnn="gru")}
 
 
 def torch_twin(name, state_dict, dtype=torch.float32, **kwargs):

@@ -5,6 +5,6 @@
 """
 
 from .registry import create_model, list_models, model_info, recipe, register_model
-from . import dclnn, gounder, pinto_silva, unet  # noqa: F401  (each registers its models)
+from . import dclnn, gounder, jane, pinto_silva, unet  # noqa: F401  (each registers its models)
 
 __all__ = ["create_model", "list_models", "model_info", "recipe", "register_model"]

@@ -318,3 +318,15 @@ def test_real_file():
         assert len(ds) == sum(counts) == {"train": 11959, "val": 1712, "test": 3421}[split]
         assert ds.class_counts().tolist() == counts
         assert ds.images.shape == (len(ds), 3, 28, 28) and 0 <= ds.images.min() and ds.images.max() <= 1
+
+
+def test_select_and_concatenate_keep_classes(npz):
+    train, val = BloodMNIST("train", path=npz).task("wbc4"), BloodMNIST("val", path=npz).task("wbc4")
+    both = BloodMNIST.concatenate([train, val], split="train+val")
+    assert len(both) == len(train) + len(val) and both.classes == train.classes and both.split == "train+val"
+    np.testing.assert_array_equal(both.labels[len(train):], val.labels)
+    picked = both.select(np.array([0, 2]), split="fold")
+    np.testing.assert_array_equal(picked.images, both.images[[0, 2]])
+    assert picked.split == "fold" and picked.classes == train.classes
+    with pytest.raises(ValueError, match="different classes"):
+        BloodMNIST.concatenate([train, BloodMNIST("val", path=npz)], split="x")

@@ -195,7 +195,12 @@ def torch_twin_of(model, name, dtype):
     from torch_twins import torch_twin
     import torch
     return torch_twin(name, model.state_dict(), dtype=torch.float64 if dtype == "float64" else torch.float32,
-                      num_classes=model.classifier[-1].out_features)
+                      num_classes=num_classes_of(model))
+
+
+def num_classes_of(model):
+    """The width of the model's last linear layer."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
 
 
 # Models without dropout train in training mode (batch norm on batch statistics); those with dropout are
@@ -204,7 +209,8 @@ NO_DROPOUT = {"cnn", "gounder_cnn", "simple_cnn", "unet_no_dropout"}
 
 
 @pytest.mark.parametrize("name", ["cnn", "gounder_cnn", "dclnn", "dclnn_avg", "simple_cnn", "deep_cnn",
-                                  "unet_encoder", "unet_no_bn", "unet_shallow", "unet_no_dropout"])
+                                  "unet_encoder", "unet_no_bn", "unet_shallow", "unet_no_dropout", "cnn_lstm",
+                                  "cnn_gru"])
 @pytest.mark.parametrize("dtype,rtol", [("float32", 2e-4), ("float64", 1e-9)])
 def test_cnn_training_step_matches_torch(name, dtype, rtol):
     """One full Adam step (forward, loss, backward, update) of each CNN equals PyTorch's, gradients included."""
@@ -220,7 +226,7 @@ def test_cnn_training_step_matches_torch(name, dtype, rtol):
     opt = optim.Adam(model.parameters(), lr=1e-3)
     topt = torch.optim.Adam(twin.parameters(), lr=1e-3)
     x, y = batch(dtype, n=8, seed=4)
-    y = y % model.classifier[-1].out_features
+    y = y % num_classes_of(model)
 
     opt.zero_grad()
     loss = F.cross_entropy(model(Tensor(x)), y)

@@ -228,6 +228,19 @@ class BloodMNIST:
         ds.classes, ds.num_classes = tuple(classes), len(classes)
         return ds
 
+    def select(self, indices, split=None):
+        """A new dataset of the examples at ``indices`` (e.g. one fold of a cross-validation)."""
+        return BloodMNIST._from_arrays(split or self.split, self.images[indices], self.labels[indices], self.classes)
+
+    @staticmethod
+    def concatenate(datasets, split):
+        """One dataset holding the examples of several with the same classes, in order (e.g. train + val)."""
+        classes = datasets[0].classes
+        if any(ds.classes != classes for ds in datasets):
+            raise ValueError(f"cannot concatenate datasets with different classes: {[ds.classes for ds in datasets]}")
+        return BloodMNIST._from_arrays(split, np.concatenate([ds.images for ds in datasets]),
+                                       np.concatenate([ds.labels for ds in datasets]), classes)
+
     def map_images(self, fn):
         """A new dataset whose images are ``fn(images)`` (e.g. normalised), with the same labels and classes."""
         return BloodMNIST._from_arrays(self.split, fn(self.images), self.labels, self.classes)

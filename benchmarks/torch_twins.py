@@ -45,7 +45,8 @@ class GounderCNN(nn.Module):
         super().__init__()
         self.features = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
                                       nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, num_classes))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(1600, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                                        nn.Linear(128, num_classes))
 
     def forward(self, x):
         return self.classifier(self.features(x))

@@ -168,7 +168,7 @@ def test_gounder_example_writes_its_report(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     result = report["result"]
     assert result["settings"]["batch_size"] == 32 and result["settings"]["early_stopping"]["patience"] == 3
-    assert result["efficiency"]["parameters"] == 225_352 and len(result["history"]) == 2
+    assert result["efficiency"]["parameters"] == 463_176 and len(result["history"]) == 2
     md = (tmp_path / "report.md").read_text()
     for text in ("Classification report", "macro avg", "weighted avg", "0.9161", f"{result['test']['accuracy']:.4f}"):
         assert text in md, text
@@ -195,3 +195,25 @@ def test_dclnn_example_writes_tables_1_and_2(tmp_path):
                  "| Method | Class | Precision | Recall | F1 score |", "**Average**"):
         assert text in md, text
     assert is_png(tmp_path / "averages.png") and is_png(tmp_path / "confusion_dclnn_avg_mono_poly.png")
+
+
+@needs_data
+def test_jane_example_cross_validates_and_tests(tmp_path):
+    jane = load_script("examples/jane.py", "jane_example")
+    jane.main(QUICK + ["--epochs", "2", "--folds", "3", "--lrs", "0.01", "0.001", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["folds"] == 3 and set(report["cross_validation"]) == {"cnn_lstm", "cnn_gru"}
+    for name, by_lr in report["cross_validation"].items():
+        assert set(by_lr) == {"0.01", "0.001"}
+        for cv in by_lr.values():
+            assert len(cv["folds"]) == 3 and len(cv["per_epoch_accuracy"]) == 2
+            accuracies = [f["accuracy"] for f in cv["folds"]]
+            assert cv["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+            assert cv["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
+    test = report["test_split"]["cnn_gru"]["test"]
+    assert test["class_names"] == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"]
+    assert np.array(test["confusion_matrix"]).sum() == 1817
+    md = (tmp_path / "report.md").read_text()
+    for text in ("Table II", "Table III", "± ", "CNN-LSTM lr 0.001", "0.921", "3-fold mean accuracy"):
+        assert text in md, text
+    assert is_png(tmp_path / "cv_curves.png") and is_png(tmp_path / "confusion_cnn_lstm.png")

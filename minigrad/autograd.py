@@ -27,8 +27,12 @@ By the chain rule, if y = f(x1, x2, ...) and L depends on y, then dL/dxi = (dL/d
 Why gradients accumulate. A leaf's ``.grad`` is *added to* on every ``backward`` (a parameter used in two
 places must receive both contributions, and gradients of several losses may be summed deliberately). So
 a training step clears them first: ``optimizer.zero_grad()`` (or ``tensor.grad = None``).
+
+Gradient arrays are never changed in place, by backward or by minigrad's optimizers and clipping: the same
+array may be handed to several tensors. Each ``.grad`` is its tensor's own (see :func:`owned_or_copied`).
 """
 
+import collections
 import contextlib
 
 _grad_enabled = True
@@ -134,17 +138,31 @@ def topological_order(root):
     return order
 
 
+def owned_or_copied(g, dtype, handed_out):
+    """The array to store as a tensor's ``.grad``: ``g`` itself if nothing else can see it, else a copy.
+
+    A ``.grad`` belongs to its tensor: a user may change it in place (``p.grad *= 0.5``), so it must not be
+    shared. ``g`` may be shared when backward handed the same array to several inputs (``Add`` gives its
+    upstream gradient to both), when it is a view of another array (``Reshape`` hands out a reshaped
+    view), or when it is the caller's ``grad=``. An array made fresh for one input, the usual case (every
+    matrix product, every sum of two contributions), is kept as it is: for a large model that saves a copy
+    of every weight gradient on every step.
+    """
+    private = g.base is None and handed_out[id(g)] <= 1 and g.dtype == dtype
+    return g if private else g.astype(dtype)
+
+
 def run_backward(root, grad):
     """Propagate ``grad`` (dL/droot) to every leaf that requires a gradient, accumulating into ``.grad``."""
     pending = {id(root): grad}  # gradient summed so far for each tensor not yet processed
+    handed_out = collections.Counter({id(grad): 2})  # arrays given to inputs, and how often; the caller's is shared
     for node in reversed(topological_order(root)):
         g = pending.pop(id(node), None)
         if g is None:
             continue
         if node.grad_fn is None or node._retains_grad:
-            # Copy when first stored: g may be the very array handed to another input (Add gives the same
-            # array to both) or the caller's grad=, and .grad is later updated in place (clipping, decay).
-            node.grad = g.astype(node.dtype) if node.grad is None else node.grad + g.astype(node.dtype, copy=False)
+            node.grad = (owned_or_copied(g, node.dtype, handed_out) if node.grad is None
+                         else node.grad + g.astype(node.dtype, copy=False))
         ctx = node.grad_fn
         if ctx is None:
             continue
@@ -161,6 +179,7 @@ def run_backward(root, grad):
                 raise RuntimeError(f"{ctx.op.__name__}.backward returned a gradient of shape "
                                    f"{pg.shape} for an input of shape {parent.shape}")
             key = id(parent)
+            handed_out[id(pg)] += 1
             # Never add in place: the same array may be handed to several inputs (e.g. by Add).
             pending[key] = pg if key not in pending else pending[key] + pg
 

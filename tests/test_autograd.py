@@ -432,3 +432,15 @@ def test_sum_to_scalar_then_grad_is_an_array():
     assert s.shape == () and s.item() == 4.0
     s.backward()
     assert isinstance(x.grad, np.ndarray) and x.grad.shape == (2, 2)
+
+
+def test_a_gradient_handed_out_as_a_view_is_copied_before_it_becomes_a_grad():
+    """Reshape gives its input a view of its upstream gradient; the leaf's .grad must own its memory."""
+    a, b = leaf([[1.0, 2.0], [3.0, 4.0]]), leaf([1.0, 1.0, 1.0, 1.0])
+    y = a.reshape(4) * b                          # a's gradient: a view (reshape) of b * upstream
+    y.retain_grad()
+    y.sum().backward()
+    assert a.grad.base is None and not np.shares_memory(a.grad, y.grad)
+    a.grad[...] = 0.0
+    np.testing.assert_allclose(y.grad, [1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(b.grad, [1.0, 2.0, 3.0, 4.0])

@@ -188,3 +188,27 @@ def test_relu_backward_numba_matches_reference_in_every_layout(dtype, layout):
     expected = relu_backward_reference(g, y)
     assert out.shape == expected.shape and out.dtype == dtype
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("x_shape,padding,stride,dilation", [((2, 5, 1, 1), 1, 1, 1), ((1, 2, 2, 1), 2, 1, 2),
+                                                             ((1, 2, 1, 3), (2, 0), 3, 1)])
+def test_taps_that_only_meet_padding_are_left_out_with_the_same_result(x_shape, padding, stride, dilation):
+    """The U-Net bottleneck: a 3x3 kernel with padding 1 on a 1x1 map meets the input with its centre only."""
+    from minigrad.ops.conv import live_taps, output_size, pair
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal((3, x_shape[1], 3, 3)), rng.standard_normal(3)
+    check(lambda *t: F.conv2d(*t, stride=stride, padding=padding, dilation=dilation), x, w, b)
+    p, s, d = pair(padding, "padding", 0), pair(stride, "stride", 1), pair(dilation, "dilation", 1)
+    out = tuple(output_size(x_shape[2 + a], 3, s[a], p[a], d[a]) for a in (0, 1))
+    (rows, cols), _ = live_taps(x_shape[2:], (3, 3), s, p, d, out)
+    if x_shape == (2, 5, 1, 1):
+        assert (rows, cols) == (slice(1, 2), slice(1, 2))
+    wt = Tensor(w, requires_grad=True)
+    F.conv2d(Tensor(x), wt, Tensor(b), stride=stride, padding=padding, dilation=dilation).sum().backward()
+    dead = np.ones((3, 3), bool)
+    dead[rows, cols] = False
+    assert np.all(wt.grad[:, :, dead] == 0)          # a tap that never meets a pixel gets no gradient
+
+
+def check(fn, *inputs):
+    assert gradcheck(fn, *inputs).passed

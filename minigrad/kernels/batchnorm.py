@@ -19,6 +19,10 @@ The numba kernels make one pass per step:
   dL/dx while that channel is still in cache. ``scale_shift`` has no sums and walks memory in order.
 - The outer loop runs on numba's threads (``prange``) only for arrays of at least ``PARALLEL_MIN_SIZE``
   elements: below that, waking the threads (tens of microseconds) costs more than it saves.
+- When L = 1 (an (N, C) input, or an image batch in channels-last memory viewed as (N*H*W, C, 1)) a
+  channel's values lie C apart, and walking one channel at a time would read the whole array C times. The
+  sums then walk the rows instead, all channels at once: each thread sums a block of rows into its own
+  row of partial sums, and the partial sums are added at the end (``_row_sums``).
 """
 
 import numba
@@ -81,10 +85,39 @@ def _batch_stats(x, mean, var, parallel):
             _channel_stats(x, c, mean, var)
 
 
+@numba.njit(parallel=True, cache=True, fastmath=REDUCE)
+def _row_sums(a, b, centre, partial):
+    """partial[t, 0, c] = sum of a[i, c] and partial[t, 1, c] = sum of a[i, c] (b[i, c] - centre[c]) over the
+    rows i of block t; with b = a the second is the sum of squared deviations from ``centre``."""
+    rows, channels = a.shape
+    blocks = partial.shape[0]
+    for t in numba.prange(blocks):
+        total, dot = partial[t, 0], partial[t, 1]
+        for i in range(t * rows // blocks, (t + 1) * rows // blocks):
+            for c in range(channels):
+                total[c] += a[i, c]
+                dot[c] += a[i, c] * (b[i, c] - centre[c])
+
+
+def row_sums(a, b, centre, parallel):
+    """Column sums of a (M, C) and of a * (b - centre), in float64, summed over row blocks in parallel."""
+    blocks = numba.get_num_threads() if parallel else 1
+    partial = np.zeros((blocks, 2, a.shape[1]))
+    _row_sums(a, b, centre, partial)
+    return partial.sum(axis=0)
+
+
 def batch_stats_numba(x, parallel=None):
     """Same contract as :func:`batch_stats_reference`, for a NumPy array. ``parallel``: spread the channels
-    over numba's threads (default: when x has at least ``PARALLEL_MIN_SIZE`` elements)."""
+    (or, when L = 1, the rows) over numba's threads (default: when x has at least ``PARALLEL_MIN_SIZE``
+    elements)."""
     x = np.ascontiguousarray(x)
+    if x.shape[2] == 1:                             # channels C apart: sum rows, every channel at once
+        rows = x.reshape(x.shape[0], x.shape[1])
+        total = row_sums(rows, rows, np.zeros(x.shape[1]), _parallel(x, parallel))[0]
+        mean = total / len(rows)
+        var = row_sums(rows, rows, mean, _parallel(x, parallel))[1] / len(rows)   # sum (x - mean)^2
+        return mean, var
     mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
     _batch_stats(x, mean, var, _parallel(x, parallel))
     return mean, var
@@ -117,10 +150,21 @@ def _scale_shift(x, scale, shift, y, parallel):
             _scale_shift_row(x, i, scale, shift, y)
 
 
+@numba.njit(parallel=True, cache=True)
+def _rows_scale_shift(x, scale, shift, y):
+    # L = 1: row i is the C channels of one example (or pixel), side by side in memory.
+    for i in numba.prange(x.shape[0]):
+        for c in range(x.shape[1]):
+            y[i, c] = x[i, c] * scale[c] + shift[c]
+
+
 def scale_shift_numba(x, scale, shift, parallel=None):
     """Same contract as :func:`scale_shift_reference`, NumPy arrays; ``parallel`` as in batch_stats_numba."""
     x = np.ascontiguousarray(x)
     y = np.empty_like(x)
+    if x.shape[2] == 1:
+        _rows_scale_shift(x[:, :, 0], scale.astype(x.dtype), shift.astype(x.dtype), y[:, :, 0])
+        return y
     _scale_shift(x, scale.astype(x.dtype), shift.astype(x.dtype), y, _parallel(x, parallel))
     return y
 
@@ -192,9 +236,39 @@ def _backward(g, x, mean, invstd, weight, training, need_dx, dx, sum_g, sum_g_xh
             _channel_backward(g, x, c, mean, invstd, weight, training, need_dx, dx, sum_g, sum_g_xhat)
 
 
+@numba.njit(parallel=True, cache=True)
+def _rows_dx(g, x, k, mean_g, centre, proj, training, dx):
+    """dx = k (g - mean_g - (x - centre) proj) (training) or k g, row by row, every channel at once."""
+    rows, channels = x.shape
+    for i in numba.prange(rows):
+        for c in range(channels):
+            if training:
+                dx[i, c] = k[c] * (g[i, c] - mean_g[c] - (x[i, c] - centre[c]) * proj[c])
+            else:
+                dx[i, c] = k[c] * g[i, c]
+
+
+def backward_rows(g, x, mean, invstd, weight, training, need_dx, parallel):
+    """backward_numba for L = 1: the two sums by row blocks, then dL/dx row by row."""
+    rows = x.reshape(x.shape[0], x.shape[1])
+    g2 = g.reshape(rows.shape)
+    sum_g, dot = row_sums(g2, rows, mean, parallel)             # sum g, sum g (x - mean)
+    sum_g_xhat = dot * invstd
+    if not need_dx:
+        return None, sum_g, sum_g_xhat
+    n, dtype = len(rows), x.dtype
+    dx = np.empty_like(rows)
+    _rows_dx(g2, rows, (weight * invstd).astype(dtype), (sum_g / n).astype(dtype), mean.astype(dtype),
+             (dot * invstd * invstd / n).astype(dtype), bool(training), dx)
+    return dx.reshape(x.shape), sum_g, sum_g_xhat
+
+
 def backward_numba(g, x, mean, invstd, weight, training, need_dx=True, parallel=None):
     """Same contract as :func:`backward_reference`, NumPy arrays; ``parallel`` as in batch_stats_numba."""
     g, x = np.ascontiguousarray(g, dtype=x.dtype), np.ascontiguousarray(x)
+    if x.shape[2] == 1:                             # channels C apart: work row by row
+        return backward_rows(g, x, np.asarray(mean, np.float64), np.asarray(invstd, np.float64),
+                             np.asarray(weight, np.float64), training, need_dx, _parallel(x, parallel))
     channels = x.shape[1]
     sum_g, sum_g_xhat = np.empty(channels), np.empty(channels)
     dx = np.empty_like(x) if need_dx else np.empty((0, 0, 0), x.dtype)

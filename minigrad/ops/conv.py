@@ -52,6 +52,27 @@ def check_conv_shapes(x, weight, bias, padding, dilation):
                              f"padding {padding}, dilation {dilation})")
 
 
+def live_taps(size, kernel, stride, padding, dilation, out):
+    """The kernel rows and columns (as slices) whose taps meet the input at some output position, and the
+    padding that goes with convolving with just those (each axis: the first live tap moves to offset 0).
+
+    Tap i of an axis reads input index p*stride - padding + i*dilation for p = 0 .. out-1. A tap is dead
+    when every such index is outside [0, size). Dead taps sit at the two ends of the kernel, so the live
+    ones form one slice. The kernel is trimmed only where the reduced padding stays >= 0 (and kept whole
+    when no tap is live, as when a large stride steps over a 1-pixel input: y is then just the bias).
+    """
+    slices, new_padding = [], []
+    for a in range(2):
+        reach = [p * stride[a] - padding[a] for p in range(out[a])]
+        live = [i for i in range(kernel[a]) if any(0 <= r + i * dilation[a] < size[a] for r in reach)]
+        first, last = (live[0], live[-1]) if live else (0, kernel[a] - 1)   # nothing live: leave it whole
+        if padding[a] - first * dilation[a] < 0:
+            first = 0
+        slices.append(slice(first, last + 1))
+        new_padding.append(padding[a] - first * dilation[a])
+    return tuple(slices), tuple(new_padding)
+
+
 def im2col_pair(xp):
     """The im2col/col2im implementations for arrays of module ``xp``: numba on the CPU, else the reference."""
     if kernels.enabled(xp):
@@ -87,6 +108,12 @@ class Conv2d(Function):
     col2im adds up, for each input pixel, the contributions of all the windows it fell in (this is the
     "transposed convolution" of g with W).
 
+    Taps that only ever meet padding are left out. A 3x3 kernel with padding 1 on a 1x1 map (the U-Net
+    bottleneck at 28x28 input) touches a real pixel only with its centre: the other eight taps multiply
+    zeros. :func:`live_taps` finds the rows and columns of the kernel that meet the input at some output
+    position; the op convolves with that part of W alone (and correspondingly less padding), which gives the
+    same y, and the gradient of the left-out weights is 0.
+
     Y's rows are pixels and its columns channels: it *is* the output in channels-last memory order
     (N, OH, OW, K). The op returns it as the (N, K, OH, OW) array y = Y.transpose(0, 3, 1, 2), a view,
     so the values are not moved; the next convolution or pooling layer reads exactly that memory order
@@ -101,22 +128,25 @@ class Conv2d(Function):
         k, _, kh, kw = weight.shape
         out = (output_size(h, kh, stride[0], padding[0], dilation[0]),
                output_size(w, kw, stride[1], padding[1], dilation[1]))
+        (rows, cols_), padding = live_taps((h, w), (kh, kw), stride, padding, dilation, out)
+        live = weight[:, :, rows, cols_]                               # (K, C, kh', kw'): the taps that count
         im2col, _ = im2col_pair(xp)
-        cols = im2col(x, (kh, kw), stride, padding, dilation, out)      # (N*OH*OW, KH*KW*C)
-        wm = weight.transpose(0, 2, 3, 1).reshape(k, -1)               # (K, KH*KW*C), columns as cols'
+        cols = im2col(x, live.shape[2:], stride, padding, dilation, out)   # (N*OH*OW, kh'*kw'*C)
+        wm = live.transpose(0, 2, 3, 1).reshape(k, -1)                 # (K, kh'*kw'*C), columns as cols'
         y = cols @ wm.T                                                # (N*OH*OW, K)
         if bias is not None:
             y += bias
         ctx.save_for_backward(cols, wm)
-        ctx.geometry = ((kh, kw), stride, padding, dilation, out)
-        ctx.x_shape, ctx.w_shape = x.shape, weight.shape
+        ctx.geometry = (live.shape[2:], stride, padding, dilation, out)
+        ctx.x_shape, ctx.w_shape, ctx.live = x.shape, weight.shape, (rows, cols_)
         return y.reshape(n, out[0], out[1], k).transpose(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx, g):
         cols, wm = ctx.saved
         xp = get_array_module(g)
-        k, c, kh, kw = ctx.w_shape
+        k, c = ctx.w_shape[:2]
+        kh, kw = ctx.geometry[0]                                        # the live part of the kernel
         g2 = xp.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, k)   # G: (N*OH*OW, K)
         needs = ctx.needs_input_grad
         dx = dw = db = None
@@ -124,7 +154,8 @@ class Conv2d(Function):
             _, col2im = im2col_pair(xp)
             dx = col2im(g2 @ wm, ctx.x_shape, *ctx.geometry)
         if needs[1]:
-            dw = (g2.T @ cols).reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
+            dw = xp.zeros(ctx.w_shape, dtype=g2.dtype)                  # taps left out get no gradient
+            dw[:, :, ctx.live[0], ctx.live[1]] = (g2.T @ cols).reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
         if len(needs) == 3 and needs[2]:
             db = xp.ones(len(g2), dtype=g2.dtype) @ g2                     # the column sums, on BLAS
         return (dx, dw, db) if len(needs) == 3 else (dx, dw)

@@ -5,7 +5,7 @@
 
 For each seed, builds the registered minigrad model, copies its initial weights into the PyTorch twin
 (benchmarks/torch_twins.py), and trains both with the paper's recipe (models.recipe) on the same batches,
-one engine after the other in one process with the same number of threads. Validation accuracy is taken
+in one process with the same number of threads, the two taking turns epoch by epoch. Validation accuracy is taken
 after every epoch (outside the timed part). At the end: test accuracy, seconds per training epoch and
 inference throughput of each engine, and the ratios minigrad / PyTorch, printed and saved as JSON and
 Markdown into --out.
@@ -80,47 +80,56 @@ def accuracy_of(logits, labels):
     return float((logits.argmax(axis=1) == labels).mean())
 
 
-def run_engine(engine, model, settings, train, splits, seed):
-    """Train ``model`` (minigrad or torch) for the recipe's epochs; per-epoch seconds and val accuracy,
-    then test accuracy and inference throughput."""
-    import torch
-    loader = DataLoader(train, batch_size=settings["batch_size"], shuffle=True, seed=seed)
-    (val_x, val_y), (test_x, test_y) = splits["val"][:], splits["test"][:]
-    adam = dict(lr=settings["lr"], betas=tuple(settings.get("betas", (0.9, 0.999))), eps=settings.get("eps", 1e-8),
-                weight_decay=settings.get("weight_decay", 0.0))
-    if engine == "minigrad":
-        opt = optim.Adam(model.parameters(), **adam)
-        def train_epoch(epoch):
-            return train_one_epoch(model, loader, opt, epoch=epoch, progress=False)["seconds"]
-        def logits(x, batch_size=512):
-            return predict_logits(model, x, batch_size)
-    else:
-        opt = torch.optim.Adam(model.parameters(), **adam)
-        def train_epoch(epoch):
-            return torch_train_epoch(model, loader, opt)
-        def logits(x, batch_size=512):
-            return torch_logits(model, x, batch_size)
-    seconds, val_accuracy = [], []
-    for epoch in range(settings["epochs"]):
-        seconds.append(train_epoch(epoch))
-        val_accuracy.append(accuracy_of(logits(val_x), val_y))
-        print(f"  {engine:<8} seed {seed} epoch {epoch + 1}: {seconds[-1]:.2f} s, val acc {val_accuracy[-1]:.4f}",
-              flush=True)
-    speed = metrics.inference_speed(lambda x: logits(x, batch_size=len(x)), test_x, batch_size=256)
-    steady = seconds[1:] or seconds
-    return {"epoch_seconds": seconds, "first_epoch_s": seconds[0], "steady_epoch_s": float(np.median(steady)),
-            "val_accuracy": val_accuracy, "test_accuracy": accuracy_of(logits(test_x), test_y),
-            "inference_samples_per_s": speed["samples_per_second"]}
+class Engine:
+    """One engine's model, optimizer and batches, trained an epoch at a time."""
+
+    def __init__(self, name, model, settings, train, seed):
+        import torch
+        self.name, self.model = name, model
+        self.loader = DataLoader(train, batch_size=settings["batch_size"], shuffle=True, seed=seed)
+        adam = dict(lr=settings["lr"], betas=tuple(settings.get("betas", (0.9, 0.999))),
+                    eps=settings.get("eps", 1e-8), weight_decay=settings.get("weight_decay", 0.0))
+        if name == "minigrad":
+            self.optimizer = optim.Adam(model.parameters(), **adam)
+        else:
+            self.optimizer = torch.optim.Adam(model.parameters(), **adam)
+        self.seconds, self.val_accuracy = [], []
+
+    def train_epoch(self, epoch):
+        if self.name == "minigrad":
+            return train_one_epoch(self.model, self.loader, self.optimizer, epoch=epoch, progress=False)["seconds"]
+        return torch_train_epoch(self.model, self.loader, self.optimizer)
+
+    def logits(self, x, batch_size=512):
+        if self.name == "minigrad":
+            return predict_logits(self.model, x, batch_size)
+        return torch_logits(self.model, x, batch_size)
+
+    def summary(self, test_x, test_y):
+        speed = metrics.inference_speed(lambda x: self.logits(x, batch_size=len(x)), test_x, batch_size=256)
+        steady = self.seconds[1:] or self.seconds
+        return {"epoch_seconds": self.seconds, "first_epoch_s": self.seconds[0],
+                "steady_epoch_s": float(np.median(steady)), "val_accuracy": self.val_accuracy,
+                "test_accuracy": accuracy_of(self.logits(test_x), test_y),
+                "inference_samples_per_s": speed["samples_per_second"]}
 
 
 def compare(args, seed, settings, train, splits):
-    """One seed: minigrad first, then PyTorch from the same initial weights."""
+    """One seed: both engines from the same initial weights, taking turns epoch by epoch, so that a change
+    in the machine's speed during the run (it is shared) slows both alike."""
     from torch_twins import torch_twin
     mg.manual_seed(seed)
     model = create_model(args.model)
-    twin = torch_twin(args.model, model.state_dict())
-    return {"minigrad": run_engine("minigrad", model, settings, train, splits, seed),
-            "pytorch": run_engine("pytorch", twin, settings, train, splits, seed)}
+    engines = [Engine("minigrad", model, settings, train, seed),
+               Engine("pytorch", torch_twin(args.model, model.state_dict()), settings, train, seed)]
+    (val_x, val_y), (test_x, test_y) = splits["val"][:], splits["test"][:]
+    for epoch in range(settings["epochs"]):
+        for engine in engines:
+            engine.seconds.append(engine.train_epoch(epoch))
+            engine.val_accuracy.append(accuracy_of(engine.logits(val_x), val_y))
+            print(f"  {engine.name:<8} seed {seed} epoch {epoch + 1}: {engine.seconds[-1]:.2f} s, "
+                  f"val acc {engine.val_accuracy[-1]:.4f}", flush=True)
+    return {engine.name: engine.summary(test_x, test_y) for engine in engines}
 
 
 def ratio_rows(m, t):

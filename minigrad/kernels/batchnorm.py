@@ -92,11 +92,12 @@ def _row_sums(a, b, centre, partial):
     rows, channels = a.shape
     blocks = partial.shape[0]
     for t in numba.prange(blocks):
-        total, dot = partial[t, 0], partial[t, 1]
+        total, dot = np.zeros(channels), np.zeros(channels)     # this thread's own float64 sums
         for i in range(t * rows // blocks, (t + 1) * rows // blocks):
             for c in range(channels):
                 total[c] += a[i, c]
                 dot[c] += a[i, c] * (b[i, c] - centre[c])
+        partial[t, 0], partial[t, 1] = total, dot
 
 
 def row_sums(a, b, centre, parallel):

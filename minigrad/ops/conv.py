@@ -154,8 +154,12 @@ class Conv2d(Function):
             _, col2im = im2col_pair(xp)
             dx = col2im(g2 @ wm, ctx.x_shape, *ctx.geometry)
         if needs[1]:
-            dw = xp.zeros(ctx.w_shape, dtype=g2.dtype)                  # taps left out get no gradient
-            dw[:, :, ctx.live[0], ctx.live[1]] = (g2.T @ cols).reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
+            dw_live = (g2.T @ cols).reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
+            if (kh, kw) == ctx.w_shape[2:]:                                # every tap was live
+                dw = xp.ascontiguousarray(dw_live)
+            else:
+                dw = xp.zeros(ctx.w_shape, dtype=g2.dtype)              # taps left out get no gradient
+                dw[:, :, ctx.live[0], ctx.live[1]] = dw_live
         if len(needs) == 3 and needs[2]:
             db = xp.ones(len(g2), dtype=g2.dtype) @ g2                     # the column sums, on BLAS
         return (dx, dw, db) if len(needs) == 3 else (dx, dw)

@@ -30,6 +30,8 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, help="train on a stratified subset of this many images")
     p.add_argument("--threads", type=int, default=2, help="threads for BLAS, numba and PyTorch")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: minigrad on CuPy and PyTorch on the same GPU")
     p.add_argument("--out", default="results/compare_torch")
     args = p.parse_args(argv)
     for name in ("threads", "epochs", "limit"):
@@ -55,7 +57,7 @@ from minigrad.training import predict_logits, train_one_epoch  # noqa: E402
 from models import create_model, recipe  # noqa: E402
 
 
-def torch_train_epoch(model, loader, optimizer):
+def torch_train_epoch(model, loader, optimizer, device="cpu"):
     """One epoch of the same loop as minigrad.training.train_one_epoch; returns its seconds."""
     import torch
     import torch.nn.functional as F
@@ -63,16 +65,18 @@ def torch_train_epoch(model, loader, optimizer):
     start = time.perf_counter()
     for x, y in loader:
         optimizer.zero_grad()
-        F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        loss = F.cross_entropy(model(torch.from_numpy(x).to(device)), torch.from_numpy(y).to(device))
+        loss.backward()
         optimizer.step()
+        loss.item()                         # as minigrad's loop reads its loss (on a GPU: waits for the step)
     return time.perf_counter() - start
 
 
-def torch_logits(model, images, batch_size=512):
+def torch_logits(model, images, batch_size=512, device="cpu"):
     import torch
     model.eval()
     with torch.no_grad():
-        return np.concatenate([model(torch.from_numpy(images[i:i + batch_size])).numpy()
+        return np.concatenate([model(torch.from_numpy(images[i:i + batch_size]).to(device)).cpu().numpy()
                                for i in range(0, len(images), batch_size)])
 
 
@@ -83,9 +87,9 @@ def accuracy_of(logits, labels):
 class Engine:
     """One engine's model, optimizer and batches, trained an epoch at a time."""
 
-    def __init__(self, name, model, settings, train, seed):
+    def __init__(self, name, model, settings, train, seed, device="cpu"):
         import torch
-        self.name, self.model = name, model
+        self.name, self.model, self.device = name, model.to(device), device
         self.loader = DataLoader(train, batch_size=settings["batch_size"], shuffle=True, seed=seed)
         adam = dict(lr=settings["lr"], betas=tuple(settings.get("betas", (0.9, 0.999))),
                     eps=settings.get("eps", 1e-8), weight_decay=settings.get("weight_decay", 0.0))
@@ -97,13 +101,14 @@ class Engine:
 
     def train_epoch(self, epoch):
         if self.name == "minigrad":
-            return train_one_epoch(self.model, self.loader, self.optimizer, epoch=epoch, progress=False)["seconds"]
-        return torch_train_epoch(self.model, self.loader, self.optimizer)
+            return train_one_epoch(self.model, self.loader, self.optimizer, epoch=epoch, progress=False,
+                                   device=self.device)["seconds"]
+        return torch_train_epoch(self.model, self.loader, self.optimizer, self.device)
 
     def logits(self, x, batch_size=512):
         if self.name == "minigrad":
-            return predict_logits(self.model, x, batch_size)
-        return torch_logits(self.model, x, batch_size)
+            return predict_logits(self.model, x, batch_size, device=self.device)
+        return torch_logits(self.model, x, batch_size, self.device)
 
     def summary(self, test_x, test_y):
         speed = metrics.inference_speed(lambda x: self.logits(x, batch_size=len(x)), test_x, batch_size=256)
@@ -120,8 +125,8 @@ def compare(args, seed, settings, train, splits):
     from torch_twins import torch_twin
     mg.manual_seed(seed)
     model = create_model(args.model)
-    engines = [Engine("minigrad", model, settings, train, seed),
-               Engine("pytorch", torch_twin(args.model, model.state_dict()), settings, train, seed)]
+    engines = [Engine("minigrad", model, settings, train, seed, args.device),
+               Engine("pytorch", torch_twin(args.model, model.state_dict()), settings, train, seed, args.device)]
     (val_x, val_y), (test_x, test_y) = splits["val"][:], splits["test"][:]
     for epoch in range(settings["epochs"]):
         for engine in engines:
@@ -152,9 +157,26 @@ def mean_over_seeds(runs, engine):
     return {k: float(np.mean([r[engine][k] for r in runs])) for k in keys}
 
 
+def describe_device(device, torch):
+    if device == "cpu":
+        return "CPU"
+    import cupy
+    name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+    return name.decode() if isinstance(name, bytes) else name
+
+
 def main(args):
     import torch
     torch.set_num_threads(args.threads)
+    if args.device == "cuda":
+        from minigrad.backend import module_for_device
+        try:
+            module_for_device("cuda")
+        except RuntimeError as e:
+            raise SystemExit(str(e)) from None
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda needs a CUDA build of PyTorch for the side-by-side run; this one has "
+                             f"none ({torch.__version__})")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     settings = recipe(args.model)
     if settings.get("optimizer", "adam") != "adam":
@@ -165,8 +187,9 @@ def main(args):
     train = splits["train"]
     if args.limit:
         train = train.subset(min(args.limit, len(train)), seed=0)
+    device = describe_device(args.device, torch)
     print(f"{args.model}: {len(train)} training images, {settings['epochs']} epochs, batch "
-          f"{settings['batch_size']}, Adam lr {settings['lr']}, {args.threads} threads, seeds {args.seeds}")
+          f"{settings['batch_size']}, Adam lr {settings['lr']}, {args.threads} threads, seeds {args.seeds}, on {device}")
 
     runs = [compare(args, seed, settings, train, splits) for seed in args.seeds]
     header = ["", "minigrad", f"PyTorch {torch.__version__}", "minigrad / PyTorch"]
@@ -184,14 +207,15 @@ def main(args):
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    save_json(out / f"{args.model}.json", {"model": args.model, "settings": settings, "threads": args.threads,
-                                           "train_images": len(train), "torch_version": torch.__version__,
-                                           "seeds": args.seeds, "runs": runs})
-    (out / f"{args.model}.md").write_text(
-        f"# {args.model}: minigrad vs PyTorch\n\n{len(train)} training images, {settings['epochs']} epochs, "
-        f"batch {settings['batch_size']}, Adam lr {settings['lr']}, {args.threads} threads; per seed the same "
-        f"initial weights and batch order in both engines.\n\n{text}\n")
-    print(f"\nsaved {out / (args.model + '.json')} and .md")
+    suffix = "" if args.device == "cpu" else f"_{args.device}"
+    save_json(out / f"{args.model}{suffix}.json",
+              {"model": args.model, "settings": settings, "threads": args.threads, "device": device,
+               "train_images": len(train), "torch_version": torch.__version__, "seeds": args.seeds, "runs": runs})
+    (out / f"{args.model}{suffix}.md").write_text(
+        f"# {args.model}: minigrad vs PyTorch on {device}\n\n{len(train)} training images, {settings['epochs']} "
+        f"epochs, batch {settings['batch_size']}, Adam lr {settings['lr']}, {args.threads} threads; per seed the "
+        f"same initial weights and batch order in both engines.\n\n{text}\n")
+    print(f"\nsaved {out / (args.model + suffix + '.json')} and .md")
 
 
 if __name__ == "__main__":

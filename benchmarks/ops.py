@@ -23,6 +23,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--out", default="results/benchmarks")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: minigrad on CuPy and PyTorch on the same GPU")
     args = p.parse_args(argv)
     if args.threads < 1 or args.repeats < 1:
         p.error("--threads and --repeats must be positive")
@@ -62,10 +64,12 @@ def batch_norm_case(label, n, c, h):
         return [rng.standard_normal((n, c, h, h)), 1 + 0.1 * rng.standard_normal(c), 0.1 * rng.standard_normal(c)]
 
     def mg_fn(x, w, b):
-        return F.batch_norm(x, np.zeros(c, np.float32), np.ones(c, np.float32), w, b, training=True)
+        xp = mg.get_array_module(x.data)                     # running statistics where x is (CPU or GPU)
+        return F.batch_norm(x, xp.zeros(c, np.float32), xp.ones(c, np.float32), w, b, training=True)
 
     def torch_fn(T, x, w, b):
-        return T.nn.functional.batch_norm(x, T.zeros(c), T.ones(c), w, b, training=True)
+        return T.nn.functional.batch_norm(x, T.zeros(c, device=x.device), T.ones(c, device=x.device), w, b,
+                                          training=True)
     return ("batch_norm", label, make, mg_fn, torch_fn)
 
 
@@ -88,7 +92,7 @@ def rnn_case(kind, label, batch, seq, input_size, hidden, bidirectional):
     def torch_fn(T, x, *weights):
         # torch.lstm / torch.gru are what torch.nn.LSTM / GRU call: (input, hx, flat weights, has_biases,
         # num_layers, dropout, train, bidirectional, batch_first), returning the output first.
-        zeros = T.zeros(directions, batch, hidden)
+        zeros = T.zeros(directions, batch, hidden, device=x.device)
         hx = (zeros, zeros) if kind == "lstm" else zeros
         return getattr(T, kind)(x, hx, list(weights), True, 1, 0.0, True, bidirectional, False)[0]
     return (kind, label, make, mg_fn, torch_fn)
@@ -117,26 +121,33 @@ CASES = [
 ]
 
 
-def time_calls(step, repeats):
-    """(first call, median of the next ``repeats`` calls), in seconds."""
+def time_calls(step, repeats, synchronize=lambda: None):
+    """(first call, median of the next ``repeats`` calls), in seconds; ``synchronize`` waits for a GPU."""
     start = time.perf_counter()
     step()
+    synchronize()
     first = time.perf_counter() - start
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         step()
+        synchronize()
         times.append(time.perf_counter() - start)
     return first, float(np.median(times))
 
 
-def run_case(torch, case, repeats, seed=0):
+def run_case(torch, case, repeats, seed=0, device="cpu"):
     op, label, make, mg_fn, torch_fn = case
     arrays = [a.astype(np.float32) for a in make(np.random.default_rng(seed))]
-    mg_inputs = [mg.Tensor(a, requires_grad=True) for a in arrays]
-    torch_inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    upstream = np.random.default_rng(seed + 1).standard_normal(mg_fn(*mg_inputs).shape).astype(np.float32)
-    torch_upstream = torch.from_numpy(upstream)
+    mg_inputs = [mg.Tensor(a, requires_grad=True, device=device) for a in arrays]
+    torch_inputs = [torch.tensor(a, requires_grad=True, device=device) for a in arrays]
+    upstream_array = np.random.default_rng(seed + 1).standard_normal(mg_fn(*mg_inputs).shape).astype(np.float32)
+    upstream = mg.Tensor(upstream_array, device=device).data
+    torch_upstream = torch.from_numpy(upstream_array).to(device)
+    mg_sync, torch_sync = (lambda: None), (lambda: None)
+    if device == "cuda":
+        import cupy
+        mg_sync, torch_sync = cupy.cuda.Device().synchronize, torch.cuda.synchronize
 
     def mg_step():
         for t in mg_inputs:
@@ -148,8 +159,8 @@ def run_case(torch, case, repeats, seed=0):
             t.grad = None
         torch_fn(torch, *torch_inputs).backward(torch_upstream)
 
-    mg_first, mg_steady = time_calls(mg_step, repeats)
-    _, torch_steady = time_calls(torch_step, repeats)
+    mg_first, mg_steady = time_calls(mg_step, repeats, mg_sync)
+    _, torch_steady = time_calls(torch_step, repeats, torch_sync)
     return {"op": op, "case": label, "minigrad_first_ms": 1e3 * mg_first, "minigrad_ms": 1e3 * mg_steady,
             "pytorch_ms": 1e3 * torch_steady, "ratio": mg_steady / torch_steady}
 
@@ -157,12 +168,20 @@ def run_case(torch, case, repeats, seed=0):
 def main(args):
     import torch
     torch.set_num_threads(args.threads)
+    if args.device == "cuda":
+        from minigrad.backend import module_for_device
+        try:
+            module_for_device("cuda")
+        except RuntimeError as e:
+            raise SystemExit(str(e)) from None
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device cuda needs a CUDA build of PyTorch; this one has none ({torch.__version__})")
     cases = [c for c in CASES if not args.ops or c[0] in args.ops]
     if not cases:
         raise SystemExit(f"no case for ops {args.ops}; ops: {sorted({c[0] for c in CASES})}")
     results = []
     for case in cases:
-        results.append(run_case(torch, case, args.repeats))
+        results.append(run_case(torch, case, args.repeats, device=args.device))
         r = results[-1]
         print(f"{r['op']:<12} {r['case']:<50} minigrad {r['minigrad_ms']:7.2f} ms  PyTorch {r['pytorch_ms']:7.2f} ms"
               f"  {r['ratio']:.2f}x   (first call {r['minigrad_first_ms']:.0f} ms)", flush=True)
@@ -172,9 +191,11 @@ def main(args):
                             "minigrad first call ms (JIT)"], rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    save_json(out / "ops.json", {"threads": args.threads, "repeats": args.repeats, "torch_version": torch.__version__,
-                                 "results": results})
-    (out / "ops.md").write_text(f"# Forward + backward per op, float32, {args.threads} threads\n\n{table}\n")
+    stem = "ops" if args.device == "cpu" else f"ops_{args.device}"
+    save_json(out / f"{stem}.json", {"threads": args.threads, "repeats": args.repeats, "device": args.device,
+                                     "torch_version": torch.__version__, "results": results})
+    (out / f"{stem}.md").write_text(f"# Forward + backward per op, float32, {args.device}, {args.threads} threads"
+                                    f"\n\n{table}\n")
     print("\n" + table)
 
 

@@ -112,7 +112,7 @@ def main(argv=None):
         splits = load_splits(args.data, args.limit, args.seed, task=task)
         baselines = run_baselines(splits, log=lambda text: print(f"{task} {text}"))
         networks = {pool: train_and_evaluate(name, splits, out, seed=args.seed, resume=args.resume,
-                                             progress=not args.no_progress, tag=f"{name}_{task}",
+                                             progress=not args.no_progress, device=args.device, tag=f"{name}_{task}",
                                              epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
                     for pool, name in (("max", "dclnn"), ("average", "dclnn_avg"))}
         scores = {"NB": baselines["NB"]["scores"], "SVM": baselines["SVM"]["scores"],

@@ -47,7 +47,8 @@ def main(argv=None):
     splits = load_splits(args.data, args.limit, args.seed)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     r = train_and_evaluate("gounder_cnn", splits, out, seed=args.seed, resume=args.resume,
-                           progress=not args.no_progress, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
+                           progress=not args.no_progress, device=args.device,
+                           epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
     plot_curves({"Gounder CNN": r["history"]}, out / "curves.png", title="Gounder's CNN on BloodMNIST (minigrad)")
     save_json(out / "report.json", {"paper": PAPER, "started": started, "seed": args.seed,
                                     "train_images": len(splits["train"]), "reported": REPORTED, "result": r})

@@ -52,7 +52,8 @@ def cross_validate(name, lr, data, args, out):
         held_out = data.select(val_idx, split=f"fold {k + 1}")
         splits = {"train": data.select(train_idx, split="train"), "val": held_out, "test": held_out}
         r = train_and_evaluate(name, splits, out / "cv", seed=args.seed + k, resume=args.resume,
-                               progress=not args.no_progress, tag=f"{name}_lr{lr:g}_fold{k + 1}", task="wbc4",
+                               progress=not args.no_progress, device=args.device,
+                               tag=f"{name}_lr{lr:g}_fold{k + 1}", task="wbc4",
                                epochs=args.epochs, lr=lr, batch_size=args.batch_size)
         folds.append({key: r["test"][source] for key, source in FOLD_METRICS})
         curves.append([(h["val_accuracy"], h["val_loss"]) for h in r["history"]])
@@ -116,7 +117,7 @@ def main(argv=None):
     pooled = BloodMNIST.concatenate([splits["train"], splits["val"]], split="train+val")
     cv = {name: {str(lr): cross_validate(name, lr, pooled, args, out) for lr in args.lrs} for name in args.models}
     test = {name: train_and_evaluate(name, splits, out, seed=args.seed, resume=args.resume,
-                                     progress=not args.no_progress, task="wbc4", epochs=args.epochs,
+                                     progress=not args.no_progress, device=args.device, task="wbc4", epochs=args.epochs,
                                      lr=args.lrs[0], batch_size=args.batch_size, best_checkpoint="val_loss")
             for name in args.models}
     plot_cv(cv, args.lrs, out / "cv_curves.png")

@@ -93,7 +93,8 @@ def main(argv=None):
     splits = load_splits(args.data, args.limit, args.seed)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     results = {name: train_and_evaluate(name, splits, out, seed=args.seed, resume=args.resume,
-                                        progress=not args.no_progress, epochs=args.epochs, lr=args.lr,
+                                        progress=not args.no_progress, device=args.device,
+                                        epochs=args.epochs, lr=args.lr,
                                         batch_size=args.batch_size)
                for name in args.models}
     write_report(out, results, args, splits, started)

@@ -80,7 +80,8 @@ def main(argv=None):
     results = {}
     for name in args.models:
         results[name] = train_and_evaluate(name, splits, out, seed=args.seed, resume=args.resume,
-                                           progress=not args.no_progress, epochs=args.epochs, lr=args.lr,
+                                           progress=not args.no_progress, device=args.device,
+                                           epochs=args.epochs, lr=args.lr,
                                            batch_size=args.batch_size)
         save_json(out / "report.json", {"paper": PAPER, "started": started, "seed": args.seed,
                                         "train_images": len(splits["train"]), "models": results})

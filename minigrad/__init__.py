@@ -37,21 +37,21 @@ def _shape(shape):
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 
-def zeros(*shape, dtype=float32, requires_grad=False):
-    return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad)
+def zeros(*shape, dtype=float32, requires_grad=False, device="cpu"):
+    return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad, device=device)
 
 
-def ones(*shape, dtype=float32, requires_grad=False):
-    return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
+def ones(*shape, dtype=float32, requires_grad=False, device="cpu"):
+    return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad, device=device)
 
 
-def randn(*shape, dtype=float32, requires_grad=False):
+def randn(*shape, dtype=float32, requires_grad=False, device="cpu"):
     """Standard normal samples from minigrad's seeded generator (``manual_seed``)."""
     from .random import get_rng
-    return Tensor(get_rng().standard_normal(_shape(shape)).astype(dtype), requires_grad=requires_grad)
+    return Tensor(get_rng().standard_normal(_shape(shape)).astype(dtype), requires_grad=requires_grad, device=device)
 
 
-def rand(*shape, dtype=float32, requires_grad=False):
+def rand(*shape, dtype=float32, requires_grad=False, device="cpu"):
     """Uniform [0, 1) samples from minigrad's seeded generator (``manual_seed``)."""
     from .random import get_rng
-    return Tensor(get_rng().random(_shape(shape)).astype(dtype), requires_grad=requires_grad)
+    return Tensor(get_rng().random(_shape(shape)).astype(dtype), requires_grad=requires_grad, device=device)

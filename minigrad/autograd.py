@@ -35,6 +35,8 @@ array may be handed to several tensors. Each ``.grad`` is its tensor's own (see 
 import collections
 import contextlib
 
+from .backend import cupy_importable
+
 _grad_enabled = True
 
 
@@ -104,6 +106,7 @@ class Function:
     def apply(cls, *inputs, **settings):
         from .tensor import Tensor  # tensor.py imports this module, so import here
 
+        check_same_device(cls.__name__, inputs)
         needs = tuple(t.requires_grad for t in inputs) if _grad_enabled else (False,) * len(inputs)
         ctx = Context(cls, inputs, needs)
         out = cls.forward(ctx, *(t.data for t in inputs), **settings)
@@ -112,6 +115,17 @@ class Function:
         if requires_grad:
             result.grad_fn = ctx
         return result
+
+
+def check_same_device(op, inputs):
+    """Raise a clear error when an op's input tensors live on different devices (NumPy and CuPy arrays)."""
+    if not cupy_importable() or len(inputs) < 2:
+        return
+    devices = [t.device for t in inputs]
+    if len(set(devices)) > 1:
+        described = ", ".join(f"{tuple(t.shape)} on {d}" for t, d in zip(inputs, devices))
+        raise RuntimeError(f"{op}: expected every input on one device, got {described}; move them with "
+                           f".to('cuda') or .to('cpu') (models: model.to(device))")
 
 
 def topological_order(root):

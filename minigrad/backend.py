@@ -21,6 +21,11 @@ except Exception:  # ImportError, or a CUDA driver problem at import time
 DEFAULT_DTYPE = np.float32
 
 
+def cupy_importable():
+    """True when the CuPy package imported (a GPU may still be missing)."""
+    return _cupy is not None
+
+
 def cupy_available():
     """True when CuPy imports and sees at least one CUDA device."""
     if _cupy is None:

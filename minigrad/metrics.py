@@ -360,18 +360,22 @@ def classification_metrics(y_true, y_prob, class_names=None):
 def count_parameters(model):
     """Total number of scalars in ``model.parameters()``: ``sum_p p.data.size``.
 
-    Duck-typed: each parameter may be an object with a ``.data`` ndarray (a Tensor) or an
-    ndarray itself.
+    Duck-typed: each parameter may be an object with a ``.data`` array (a Tensor, on any device) or an
+    array itself.
     """
     if not callable(getattr(model, "parameters", None)):
         raise ValueError(f"model must have a parameters() method, got {type(model).__name__}")
+    from .backend import get_array_module
+
+    def is_array(a):                               # a NumPy array, or a CuPy one
+        return isinstance(a, np.ndarray) or get_array_module(a) is not np
     total = 0
     for p in model.parameters():
-        data = p if isinstance(p, np.ndarray) else getattr(p, "data", None)
-        if not isinstance(data, np.ndarray):
-            raise ValueError("each parameter must be an ndarray or have a .data ndarray, "
+        data = p if is_array(p) else getattr(p, "data", None)
+        if not is_array(data):
+            raise ValueError("each parameter must be an array (NumPy or CuPy) or have a .data array, "
                              f"got {type(p).__name__}")
-        total += data.size
+        total += int(data.size)
     return int(total)
 
 

@@ -33,7 +33,9 @@ def train_one_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, epoch=0, 
     """Train for one pass over ``loader``; returns {"loss", "accuracy", "seconds"} averaged over examples.
 
     ``augment`` (a function of a NumPy batch of images) is applied to each training batch;
-    ``clip_grad_norm`` caps the joint norm of the gradients before each step.
+    ``clip_grad_norm`` caps the joint norm of the gradients before each step. With ``device="cuda"`` each
+    batch is copied to the GPU once, and only the loss and the count of correct predictions (two numbers)
+    come back per batch.
     """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
@@ -43,8 +45,9 @@ def train_one_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, epoch=0, 
         if augment is not None:
             x = augment(x)
         optimizer.zero_grad()
+        labels = Tensor(y, device=device)
         logits = model(Tensor(x, device=device))
-        loss = loss_fn(logits, y)
+        loss = loss_fn(logits, labels)
         value = loss.item()
         if not math.isfinite(value):
             raise NonFiniteLossError(f"loss is {value} at epoch {epoch + 1}, batch {batch + 1}; stopping. "
@@ -55,7 +58,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, epoch=0, 
         optimizer.step()
         n = len(y)
         total_loss += value * n
-        correct += int((to_numpy(logits.data).argmax(axis=1) == y).sum())
+        correct += int((logits.data.argmax(axis=1) == labels.data).sum())
         seen += n
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
     return {"loss": total_loss / seen, "accuracy": correct / seen, "seconds": time.perf_counter() - start}

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import minigrad  # noqa: F401  (before NumPy: see minigrad/threads.py)
 from minigrad import metrics
-from minigrad.backend import module_for_device
 from minigrad.checkpoint import load_checkpoint
 from minigrad.data import TASKS, normalize
 from minigrad.report import markdown_table, plot_curves, save_json
@@ -115,8 +114,6 @@ def single_report(out, title, result, split, stem="report", confusion="confusion
 
 
 def train(args):
-    if args.device == "cuda":
-        module_for_device("cuda")           # a clear error now, not after loading the data
     out = Path(args.out or f"results/{args.model}")
     splits = experiment.load_splits(args.data, args.limit, args.seed, task=args.task)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -137,8 +134,6 @@ def evaluate(args):
     if "model" not in meta:
         raise SystemExit(f"{args.checkpoint} does not say which model it holds (no 'meta' entry); it was not "
                          "written by `minigrad train` or the examples")
-    if args.device == "cuda":
-        module_for_device("cuda")
     model = registry.create_model(meta["model"], **meta.get("model_kwargs", {}))
     model.load_state_dict(state["model"])
     if args.device != "cpu":
@@ -159,7 +154,10 @@ def evaluate(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "device", "cpu") == "cuda":
+        experiment.check_cuda(parser)       # a clear message now, not after loading the data
     {"models": lambda a: list_models(), "train": train, "evaluate": evaluate}[args.command](args)
 
 

@@ -35,12 +35,24 @@ def example_parser(description, out):
     p.add_argument("--out", default=out, help="folder for the report")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to train (cuda: CuPy and a GPU)")
     return p
+
+
+def check_cuda(parser):
+    """Exit with argparse's usage error, saying why, when --device cuda cannot work here."""
+    from minigrad.backend import module_for_device
+    try:
+        module_for_device("cuda")
+    except RuntimeError as e:
+        parser.error(str(e))
 
 
 def parse_example_args(parser, argv=None):
     """Parse, then reject non-positive sizes and rates with argparse's usage error (exit status 2)."""
     args = parser.parse_args(argv)
+    if getattr(args, "device", "cpu") == "cuda":
+        check_cuda(parser)
     for name in ("epochs", "batch_size", "limit"):
         value = getattr(args, name, None)
         if value is not None and value < 1:

@@ -42,12 +42,13 @@ def test_bad_arguments_exit_with_a_message(argv, message, capsys):
     assert info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_cuda_without_a_gpu_says_why(tmp_path):
+def test_cuda_without_a_gpu_says_why(tmp_path, capsys):
     from minigrad.backend import cupy_available
     if cupy_available():
         pytest.skip("this machine has CuPy and a GPU")
-    with pytest.raises(RuntimeError, match="device 'cuda' needs CuPy and an NVIDIA GPU"):
+    with pytest.raises(SystemExit) as info:
         run(["train", "simple_cnn", "--device", "cuda", "--out", str(tmp_path)])
+    assert info.value.code == 2 and "device 'cuda' needs CuPy and an NVIDIA GPU" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_a_checkpoint_that_names_no_model(tmp_path):

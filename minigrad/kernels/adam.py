@@ -8,6 +8,8 @@ of a step. The numba kernel reads p, g, m, v once and writes p, m, v once, on bo
 import numba
 import numpy as np
 
+from . import cuda_elementwise
+
 
 def adam_update_reference(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     """One Adam step in place on p, m, v (any array module). ``decoupled`` selects AdamW's weight decay."""
@@ -44,3 +46,22 @@ def adam_update_numba(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, dec
     _adam_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),
                 float(lr), float(beta1), float(beta2), float(eps), float(step), float(weight_decay),
                 bool(decoupled))
+
+
+ADAM_CUDA = """
+T gi = g + l2 * p;
+m = beta1 * m + (1 - beta1) * gi;
+v = beta2 * v + (1 - beta2) * gi * gi;
+p = p * shrink - step_size * m / (sqrt(v) / sqrt_bias2 + eps);
+"""
+
+
+def adam_update_cuda(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    """Same contract as :func:`adam_update_reference`, for CuPy arrays: one kernel updating p, m, v in place."""
+    kernel = cuda_elementwise("T g, T step_size, T beta1, T beta2, T eps, T sqrt_bias2, T shrink, T l2",
+                              "T p, T m, T v", ADAM_CUDA, "minigrad_adam")
+    t = p.dtype.type
+    bias1, sqrt_bias2 = 1.0 - beta1 ** step, (1.0 - beta2 ** step) ** 0.5
+    shrink = 1.0 - lr * weight_decay if decoupled else 1.0
+    l2 = 0.0 if decoupled else weight_decay
+    kernel(g, t(lr / bias1), t(beta1), t(beta2), t(eps), t(sqrt_bias2), t(shrink), t(l2), p, m, v)

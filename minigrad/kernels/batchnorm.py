@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
+from . import cuda_elementwise, cuda_reduction
 
 REDUCE = {"reassoc"}          # the one fast-math liberty the kernels take: reorder the terms of a sum
 PARALLEL_MIN_SIZE = 1 << 19   # elements (about 500,000); below this a kernel runs on the calling thread
@@ -277,3 +278,45 @@ def backward_numba(g, x, mean, invstd, weight, training, need_dx=True, parallel=
               np.asarray(weight, np.float64), bool(training), bool(need_dx), dx, sum_g, sum_g_xhat,
               _parallel(x, parallel))
     return (dx if need_dx else None), sum_g, sum_g_xhat
+
+
+# ----- the CUDA kernels: the sums as reductions over (N, L), the per-element steps as elementwise kernels -----
+
+def _centred_dot():
+    """sum over (N, L) of u * (v - m), accumulated in float64, as one CuPy reduction kernel (in its reduce
+    and post-map expressions a and b are two partial sums)."""
+    return cuda_reduction("T u, T v, float64 m", "float64 out", "(double)u * ((double)v - m)", "a + b", "out = a",
+                          "0", "minigrad_batch_norm_dot")
+
+
+def batch_stats_cuda(x):
+    """Same contract as :func:`batch_stats_reference`, for CuPy arrays."""
+    import cupy
+    mean = x.mean(axis=(0, 2), dtype=cupy.float64)
+    var = _centred_dot()(x, x, mean[:, None], axis=(0, 2)) / (x.shape[0] * x.shape[2])
+    return mean, var
+
+
+def scale_shift_cuda(x, scale, shift):
+    """Same contract as :func:`scale_shift_reference`, for CuPy arrays: one elementwise kernel."""
+    run = cuda_elementwise("T x, T s, T t", "T y", "y = x * s + t", "minigrad_batch_norm_scale_shift")
+    return run(x, _column(scale, x.dtype), _column(shift, x.dtype))
+
+
+BACKWARD_CUDA = "dx = training ? k * (g - mean_g - (x - centre) * proj) : k * g;"
+
+
+def backward_cuda(g, x, mean, invstd, weight, training, need_dx=True):
+    """Same contract as :func:`backward_reference`, for CuPy arrays: two reductions, one elementwise kernel."""
+    import cupy
+    sum_g = g.sum(axis=(0, 2), dtype=cupy.float64)
+    dot = _centred_dot()(g, x, mean[:, None], axis=(0, 2))        # sum g (x - mean)
+    sum_g_xhat = dot * invstd
+    if not need_dx:
+        return None, sum_g, sum_g_xhat
+    n = x.shape[0] * x.shape[2]
+    run = cuda_elementwise("T g, T x, T k, T mean_g, T centre, T proj, bool training", "T dx", BACKWARD_CUDA,
+                           "minigrad_batch_norm_backward")
+    dx = run(g, x, _column(weight * invstd, x.dtype), _column(sum_g / n, x.dtype), _column(mean, x.dtype),
+             _column(dot * invstd * invstd / n, x.dtype), bool(training))
+    return dx, sum_g, sum_g_xhat

@@ -19,15 +19,15 @@ input. Short runs kill speed: in (N, C, H, W) memory a 7x7 image gives runs of 7
 when the input is already channels-last in memory, as the outputs of ``conv2d`` and the pooling ops are.
 
 Each function comes as a reference in array code (``xp``: NumPy or CuPy), looping only over the KH*KW
-kernel taps, and as a numba kernel that loops over every element, in parallel over the batch. The tests
-check they agree.
+kernel taps; as a numba kernel that loops over every element, in parallel over the batch; and as a CUDA
+kernel with one GPU thread per element it writes. The tests check they agree.
 """
 
 import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import channels_last
+from . import channels_last, cuda_elementwise
 
 
 def im2col_reference(x, kernel, stride, padding, dilation, out_size):
@@ -110,4 +110,64 @@ def col2im_numba(cols, x_shape, kernel, stride, padding, dilation, out_size):
     (kh, kw), (oh, ow) = kernel, out_size
     dx = np.zeros((n, h, w, c), dtype=cols.dtype)
     _col2im(np.ascontiguousarray(cols).reshape(n, oh, ow, kh, kw, c), dx, *stride, *padding, *dilation)
+    return dx.transpose(0, 3, 1, 2)
+
+
+# ----- the CUDA kernels: one thread per element written ------------------------------------------------------
+
+IM2COL_CUDA = """
+// i indexes cols (N, OH, OW, KH, KW, C) in C order: unravel it, then read the tap's input pixel.
+long long t = i;
+int ci = t % c; t /= c;
+int j = t % kw; t /= kw;
+int ii = t % kh; t /= kh;
+int q = t % ow; t /= ow;
+int p = t % oh; long long b = t / oh;
+int row = p * sh - ph + ii * dh, col = q * sw - pw + j * dw;
+cols = (row >= 0 && row < h && col >= 0 && col < w) ? x[((b * h + row) * w + col) * c + ci] : (T)0;
+"""
+
+COL2IM_CUDA = """
+// i indexes dx (N, H, W, C): gather every (window, tap) that copied this pixel, instead of scattering to it,
+// so that no two threads write the same element.
+long long t = i;
+int ci = t % c; t /= c;
+int col = t % w; t /= w;
+int row = t % h; long long b = t / h;
+T total = 0;
+for (int ii = 0; ii < kh; ii++) {
+    int pp = row + ph - ii * dh;                     // = p * sh for the window p that reads this row with tap ii
+    if (pp < 0 || pp % sh != 0 || pp / sh >= oh) continue;
+    for (int j = 0; j < kw; j++) {
+        int qq = col + pw - j * dw;
+        if (qq < 0 || qq % sw != 0 || qq / sw >= ow) continue;
+        total += cols[((((b * oh + pp / sh) * ow + qq / sw) * kh + ii) * kw + j) * c + ci];
+    }
+}
+dx = total;
+"""
+
+GEOMETRY_PARAMS = ("int32 h, int32 w, int32 c, int32 oh, int32 ow, int32 kh, int32 kw, int32 sh, int32 sw, "
+                   "int32 ph, int32 pw, int32 dh, int32 dw")
+
+
+def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
+    """Same contract as :func:`im2col_reference`, for CuPy arrays."""
+    import cupy
+    n, c, h, w = x.shape
+    (kh, kw), (oh, ow) = kernel, out_size
+    cols = cupy.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    run = cuda_elementwise(f"raw T x, {GEOMETRY_PARAMS}", "T cols", IM2COL_CUDA, "minigrad_im2col")
+    run(channels_last(x), h, w, c, oh, ow, kh, kw, *stride, *padding, *dilation, cols)
+    return cols.reshape(n * oh * ow, kh * kw * c)
+
+
+def col2im_cuda(cols, x_shape, kernel, stride, padding, dilation, out_size):
+    """Same contract as :func:`col2im_reference`, for CuPy arrays."""
+    import cupy
+    n, c, h, w = x_shape
+    (kh, kw), (oh, ow) = kernel, out_size
+    dx = cupy.empty((n, h, w, c), dtype=cols.dtype)
+    run = cuda_elementwise(f"raw T cols, {GEOMETRY_PARAMS}", "T dx", COL2IM_CUDA, "minigrad_col2im")
+    run(cupy.ascontiguousarray(cols), h, w, c, oh, ow, kh, kw, *stride, *padding, *dilation, dx)
     return dx.transpose(0, 3, 1, 2)

@@ -18,14 +18,16 @@ They read and write channels-last memory, (N, H, W, C), as ``conv2d`` produces i
 runs over the C channels of one pixel, consecutive in memory, which the compiler turns into vector
 instructions. Their wrappers take and return (N, C, H, W)-shaped arrays like the references (views of
 channels-last memory; an input in another layout is copied first). Adaptive pooling's windows differ in
-size, so its reference uses two matrix products instead.
+size, so its reference uses two matrix products instead. The CUDA kernels at the end run one GPU thread
+per element they write; their backward passes gather each input element's gradient from the windows that
+contain it, so no two threads write the same element.
 """
 
 import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import channels_last
+from . import channels_last, cuda_elementwise
 
 
 # ----- helpers of the references ------------------------------------------------------------------------------
@@ -402,4 +404,164 @@ def adaptive_avg_pool2d_backward_numba(grad, x_shape):
     n, c, h, w = x_shape
     dx = np.empty((n, h, w, c), dtype=grad.dtype)
     _adaptive_avg_pool2d_backward(channels_last(grad), dx)
+    return dx.transpose(0, 3, 1, 2)
+
+
+# ----- the CUDA kernels -----------------------------------------------------------------------------------------
+
+# Index arithmetic shared by the kernels: i unravelled over a channels-last (N, rows, cols, C) array.
+UNRAVEL = """
+long long t = i;
+int ci = t % c; t /= c;
+int {col} = t % {cols}; t /= {cols};
+int {row} = t % {rows}; long long b = t / {rows};
+"""
+OUTPUT = UNRAVEL.format(row="p", col="q", rows="oh", cols="ow")        # i indexes an output (N, OH, OW, C)
+INPUT = UNRAVEL.format(row="r", col="s", rows="h", cols="w")           # i indexes an input (N, H, W, C)
+# The windows (p, q) whose tap (ii, j) is input pixel (r, s): loops for the gathering backward passes.
+WINDOWS_OF_PIXEL = """
+for (int ii = 0; ii < kh; ii++) {{
+    int pp = r + ph - ii * dh;
+    if (pp < 0 || pp % sh != 0 || pp / sh >= oh) continue;
+    int p = pp / sh;
+    for (int j = 0; j < kw; j++) {{
+        int qq = s + pw - j * dw;
+        if (qq < 0 || qq % sw != 0 || qq / sw >= ow) continue;
+        int q = qq / sw;
+        long long o = ((b * oh + p) * ow + q) * c + ci;
+        {body}
+    }}
+}}
+"""
+DIVISOR = """
+int top = p * sh - ph, left = q * sw - pw;
+int bottom = min(top + kh, h + ph), right = min(left + kw, w + pw);
+int divisor = divisor_override;
+if (!divisor_override) {
+    if (!count_include_pad) { top = max(top, 0); left = max(left, 0); bottom = min(bottom, h); right = min(right, w); }
+    divisor = (bottom - top) * (right - left);
+}
+"""
+SIZES = "int32 h, int32 w, int32 c, int32 oh, int32 ow, int32 kh, int32 kw, int32 sh, int32 sw, int32 ph, int32 pw"
+
+MAX_FORWARD_CUDA = OUTPUT + """
+T best = 0;
+int winner = -1;
+for (int ii = 0; ii < kh; ii++) {
+    int r = p * sh - ph + ii * dh;
+    if (r < 0 || r >= h) continue;
+    for (int j = 0; j < kw; j++) {
+        int s = q * sw - pw + j * dw;
+        if (s < 0 || s >= w) continue;
+        T v = x[((b * h + r) * w + s) * c + ci];
+        if (winner < 0 || v > best || isnan(v)) { best = v; winner = ii * kw + j; }   // PyTorch's rule
+    }
+}
+y = best;
+argmax = winner;
+"""
+MAX_BACKWARD_CUDA = INPUT + "T total = 0;\n" + WINDOWS_OF_PIXEL.format(
+    body="if (argmax[o] == ii * kw + j) total += grad[o];") + "dx = total;"
+AVG_FORWARD_CUDA = OUTPUT + """
+T total = 0;
+for (int ii = 0; ii < kh; ii++) {
+    int r = p * sh - ph + ii;
+    if (r < 0 || r >= h) continue;
+    for (int j = 0; j < kw; j++) {
+        int s = q * sw - pw + j;
+        if (s >= 0 && s < w) total += x[((b * h + r) * w + s) * c + ci];
+    }
+}
+""" + DIVISOR + "y = total / (T)divisor;"
+AVG_BACKWARD_CUDA = INPUT + "T total = 0;\n" + WINDOWS_OF_PIXEL.format(
+    body=DIVISOR.replace("\n", "\n        ") + "total += grad[o] / (T)divisor;") + "dx = total;"
+ADAPTIVE_FORWARD_CUDA = OUTPUT + """
+int r0 = p * h / oh, r1 = ((p + 1) * h + oh - 1) / oh, s0 = q * w / ow, s1 = ((q + 1) * w + ow - 1) / ow;
+T total = 0;
+for (int r = r0; r < r1; r++)
+    for (int s = s0; s < s1; s++) total += x[((b * h + r) * w + s) * c + ci];
+y = total / (T)((r1 - r0) * (s1 - s0));
+"""
+ADAPTIVE_BACKWARD_CUDA = INPUT + """
+T total = 0;
+for (int p = 0; p < oh; p++) {
+    int r0 = p * h / oh, r1 = ((p + 1) * h + oh - 1) / oh;
+    if (r < r0 || r >= r1) continue;
+    for (int q = 0; q < ow; q++) {
+        int s0 = q * w / ow, s1 = ((q + 1) * w + ow - 1) / ow;
+        if (s >= s0 && s < s1) total += grad[((b * oh + p) * ow + q) * c + ci] / (T)((r1 - r0) * (s1 - s0));
+    }
+}
+dx = total;
+"""
+
+
+def _empty_channels_last(shape_nchw, dtype):
+    import cupy
+    n, c, h, w = shape_nchw
+    return cupy.empty((n, h, w, c), dtype=dtype)
+
+
+def max_pool2d_forward_cuda(x, kernel, stride, padding, dilation, out):
+    """Same contract as :func:`max_pool2d_forward_reference`, for CuPy arrays."""
+    import cupy
+    n, c, h, w = x.shape
+    y = _empty_channels_last((n, c) + tuple(out), x.dtype)
+    argmax = cupy.empty(y.shape, dtype=cupy.int32)
+    run = cuda_elementwise(f"raw T x, {SIZES}, int32 dh, int32 dw", "T y, int32 argmax", MAX_FORWARD_CUDA,
+                           "minigrad_max_pool2d_forward")
+    run(channels_last(x), h, w, c, *out, *kernel, *stride, *padding, *dilation, y, argmax)
+    return y.transpose(0, 3, 1, 2), argmax.transpose(0, 3, 1, 2)
+
+
+def max_pool2d_backward_cuda(grad, argmax, x_shape, kernel, stride, padding, dilation):
+    """Same contract as :func:`max_pool2d_backward_reference`, for CuPy arrays."""
+    n, c, h, w = x_shape
+    dx = _empty_channels_last(x_shape, grad.dtype)
+    run = cuda_elementwise(f"raw T grad, raw int32 argmax, {SIZES}, int32 dh, int32 dw", "T dx", MAX_BACKWARD_CUDA,
+                           "minigrad_max_pool2d_backward")
+    run(channels_last(grad), channels_last(argmax), h, w, c, *grad.shape[2:], *kernel, *stride, *padding,
+        *dilation, dx)
+    return dx.transpose(0, 3, 1, 2)
+
+
+def avg_pool2d_forward_cuda(x, kernel, stride, padding, out, count_include_pad, divisor_override):
+    """Same contract as :func:`avg_pool2d_forward_reference`, for CuPy arrays."""
+    n, c, h, w = x.shape
+    y = _empty_channels_last((n, c) + tuple(out), x.dtype)
+    run = cuda_elementwise(f"raw T x, {SIZES}, bool count_include_pad, int32 divisor_override", "T y",
+                           AVG_FORWARD_CUDA, "minigrad_avg_pool2d_forward")
+    run(channels_last(x), h, w, c, *out, *kernel, *stride, *padding, bool(count_include_pad),
+        int(divisor_override or 0), y)
+    return y.transpose(0, 3, 1, 2)
+
+
+def avg_pool2d_backward_cuda(grad, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
+    """Same contract as :func:`avg_pool2d_backward_reference`, for CuPy arrays."""
+    n, c, h, w = x_shape
+    dx = _empty_channels_last(x_shape, grad.dtype)
+    run = cuda_elementwise(f"raw T grad, {SIZES}, int32 dh, int32 dw, bool count_include_pad, "
+                           "int32 divisor_override", "T dx", AVG_BACKWARD_CUDA, "minigrad_avg_pool2d_backward")
+    run(channels_last(grad), h, w, c, *grad.shape[2:], *kernel, *stride, *padding, 1, 1, bool(count_include_pad),
+        int(divisor_override or 0), dx)
+    return dx.transpose(0, 3, 1, 2)
+
+
+def adaptive_avg_pool2d_forward_cuda(x, out):
+    """Same contract as :func:`adaptive_avg_pool2d_forward_reference`, for CuPy arrays."""
+    n, c, h, w = x.shape
+    y = _empty_channels_last((n, c) + tuple(out), x.dtype)
+    run = cuda_elementwise("raw T x, int32 h, int32 w, int32 c, int32 oh, int32 ow", "T y", ADAPTIVE_FORWARD_CUDA,
+                           "minigrad_adaptive_avg_pool2d_forward")
+    run(channels_last(x), h, w, c, *out, y)
+    return y.transpose(0, 3, 1, 2)
+
+
+def adaptive_avg_pool2d_backward_cuda(grad, x_shape):
+    """Same contract as :func:`adaptive_avg_pool2d_backward_reference`, for CuPy arrays."""
+    n, c, h, w = x_shape
+    dx = _empty_channels_last(x_shape, grad.dtype)
+    run = cuda_elementwise("raw T grad, int32 h, int32 w, int32 c, int32 oh, int32 ow", "T dx",
+                           ADAPTIVE_BACKWARD_CUDA, "minigrad_adaptive_avg_pool2d_backward")
+    run(channels_last(grad), h, w, c, *grad.shape[2:], dx)
     return dx.transpose(0, 3, 1, 2)

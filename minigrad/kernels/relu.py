@@ -38,3 +38,9 @@ def relu_backward_numba(g, y):
     out = np.empty_like(g)                                       # the same layout as g (order 'K')
     _relu_backward(flat_g, flat_y, dense_flat(out))
     return out
+
+
+def relu_backward_cuda(g, y):
+    """Same contract as :func:`relu_backward_reference`, for CuPy arrays: one kernel, one pass."""
+    kernel = cuda_elementwise("T g, T y", "T out", "out = g * (T)(y > 0)", "minigrad_relu_backward")
+    return kernel(g, y)

@@ -11,8 +11,9 @@ that hold every time step), so a layer allocates nothing inside its loop:
     gru_step              gates' pre-activations -> gates (r, z, n) and h'
     gru_step_backward     dL/dh'                -> dL/d(pre-activations), dL/dh (the direct path)
 
-each as ``name_reference`` (the formula in NumPy, or CuPy through ``xp``: read this one first) and
-``name_numba``. The tests check the two agree.
+each as ``name_reference`` (the formula in NumPy, or CuPy through ``xp``: read this one first),
+``name_numba``, and ``name_cuda`` (one CuPy kernel, a GPU thread per (example, unit)). The tests check
+they agree.
 
 Why the numba forward steps still call NumPy's tanh. numba compiles ``np.tanh`` of one number to a call
 of the C library's scalar tanh, about 25 ns per element on this project's machines, while NumPy's own
@@ -40,6 +41,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
+from . import cuda_elementwise
 
 
 def sigmoid(a):
@@ -265,3 +267,81 @@ def _gru_step_backward(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
 def gru_step_backward_numba(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
     """Same contract as :func:`gru_step_backward_reference`, for NumPy arrays: one pass."""
     _gru_step_backward(gates, hg, h_prev, dh, dxg, dhg, dh_prev)
+
+
+# ----- the CUDA kernels: one thread per (example b, unit j), reading and writing that unit's gate columns ---
+
+LSTM_STEP_CUDA = """
+long long b = i / hidden, row = b * 4 * hidden;
+int j = i % hidden;
+T gi = 0.5 * (tanh(0.5 * (xg[row + j] + hg[row + j])) + 1);                            // sigmoid via tanh
+T gf = 0.5 * (tanh(0.5 * (xg[row + hidden + j] + hg[row + hidden + j])) + 1);
+T gg = tanh(xg[row + 2 * hidden + j] + hg[row + 2 * hidden + j]);
+T go = 0.5 * (tanh(0.5 * (xg[row + 3 * hidden + j] + hg[row + 3 * hidden + j])) + 1);
+gates[row + j] = gi; gates[row + hidden + j] = gf; gates[row + 2 * hidden + j] = gg; gates[row + 3 * hidden + j] = go;
+c = gf * c_prev + gi * gg;
+tanh_c = tanh(c);
+h = go * tanh_c;
+"""
+
+LSTM_STEP_BACKWARD_CUDA = """
+long long b = i / hidden, row = b * 4 * hidden;
+int j = i % hidden;
+T gi = gates[row + j], gf = gates[row + hidden + j], gg = gates[row + 2 * hidden + j], go = gates[row + 3 * hidden + j];
+T dc_total = dc + dh * go * (1 - tanh_c * tanh_c);
+d_gates[row + j] = dc_total * gg * gi * (1 - gi);
+d_gates[row + hidden + j] = dc_total * c_prev * gf * (1 - gf);
+d_gates[row + 2 * hidden + j] = dc_total * gi * (1 - gg * gg);
+d_gates[row + 3 * hidden + j] = dh * tanh_c * go * (1 - go);
+dc_prev = dc_total * gf;
+"""
+
+GRU_STEP_CUDA = """
+long long b = i / hidden, row = b * 3 * hidden;
+int j = i % hidden;
+T r = 0.5 * (tanh(0.5 * (xg[row + j] + hg[row + j])) + 1);
+T z = 0.5 * (tanh(0.5 * (xg[row + hidden + j] + hg[row + hidden + j])) + 1);
+T n = tanh(xg[row + 2 * hidden + j] + r * hg[row + 2 * hidden + j]);      // r scales W_hn h + b_hn
+gates[row + j] = r; gates[row + hidden + j] = z; gates[row + 2 * hidden + j] = n;
+h = (1 - z) * n + z * h_prev;
+"""
+
+GRU_STEP_BACKWARD_CUDA = """
+long long b = i / hidden, row = b * 3 * hidden;
+int j = i % hidden;
+T r = gates[row + j], z = gates[row + hidden + j], n = gates[row + 2 * hidden + j];
+T da_n = dh * (1 - z) * (1 - n * n);
+T da_z = dh * (h_prev - n) * z * (1 - z);
+T da_r = da_n * hg[row + 2 * hidden + j] * r * (1 - r);
+dxg[row + j] = da_r; dxg[row + hidden + j] = da_z; dxg[row + 2 * hidden + j] = da_n;
+dhg[row + j] = da_r; dhg[row + hidden + j] = da_z; dhg[row + 2 * hidden + j] = da_n * r;
+dh_prev = dh * z;
+"""
+
+
+def lstm_step_cuda(xg, hg, c_prev, gates, c, tanh_c, h):
+    """Same contract as :func:`lstm_step_reference`, for CuPy arrays: one kernel."""
+    run = cuda_elementwise("raw T xg, raw T hg, T c_prev, int32 hidden", "raw T gates, T c, T tanh_c, T h",
+                           LSTM_STEP_CUDA, "minigrad_lstm_step")
+    run(xg, hg, c_prev, c_prev.shape[1], gates, c, tanh_c, h)
+
+
+def lstm_step_backward_cuda(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev):
+    """Same contract as :func:`lstm_step_backward_reference`, for CuPy arrays: one kernel."""
+    run = cuda_elementwise("raw T gates, T c_prev, T tanh_c, T dh, T dc, int32 hidden", "raw T d_gates, T dc_prev",
+                           LSTM_STEP_BACKWARD_CUDA, "minigrad_lstm_step_backward")
+    run(gates, c_prev, tanh_c, dh, dc, c_prev.shape[1], d_gates, dc_prev)
+
+
+def gru_step_cuda(xg, hg, h_prev, gates, h):
+    """Same contract as :func:`gru_step_reference`, for CuPy arrays: one kernel."""
+    run = cuda_elementwise("raw T xg, raw T hg, T h_prev, int32 hidden", "raw T gates, T h", GRU_STEP_CUDA,
+                           "minigrad_gru_step")
+    run(xg, hg, h_prev, h_prev.shape[1], gates, h)
+
+
+def gru_step_backward_cuda(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
+    """Same contract as :func:`gru_step_backward_reference`, for CuPy arrays: one kernel."""
+    run = cuda_elementwise("raw T gates, raw T hg, T h_prev, T dh, int32 hidden", "raw T dxg, raw T dhg, T dh_prev",
+                           GRU_STEP_BACKWARD_CUDA, "minigrad_gru_step_backward")
+    run(gates, hg, h_prev, dh, h_prev.shape[1], dxg, dhg, dh_prev)

@@ -7,6 +7,7 @@ instead: the same values without a copy, and the output keeps that layout for th
 The sums over a channel run in ``minigrad.kernels.batchnorm`` (NumPy reference and numba kernel).
 """
 
+import functools
 import math
 
 from .. import kernels
@@ -67,9 +68,10 @@ class BatchNorm(Function):
         xp = get_array_module(x)
         ctx.channels_last = is_channels_last(x)
         x3 = channel_view(x, ctx.channels_last)              # (N, C, L), or (N*H*W, C, 1)
-        fast = kernels.enabled(xp)
+        pick = functools.partial(kernels.choose, xp)
         if training:
-            mean, var = (bn_kernels.batch_stats_numba if fast else bn_kernels.batch_stats_reference)(x3)
+            stats = pick(bn_kernels.batch_stats_reference, bn_kernels.batch_stats_numba, bn_kernels.batch_stats_cuda)
+            mean, var = stats(x3)
             update_running_stats(running_mean, running_var, mean, var, x3.shape[0] * x3.shape[2], momentum)
         else:
             mean, var = running_mean.astype(xp.float64), running_var.astype(xp.float64)
@@ -77,7 +79,8 @@ class BatchNorm(Function):
         gamma = weight.astype(xp.float64)
         scale = gamma * invstd                                 # s = gamma / sqrt(var + eps)
         shift = bias.astype(xp.float64) - mean * scale         # t = beta - mu s
-        y = (bn_kernels.scale_shift_numba if fast else bn_kernels.scale_shift_reference)(x3, scale, shift)
+        y = pick(bn_kernels.scale_shift_reference, bn_kernels.scale_shift_numba,
+                 bn_kernels.scale_shift_cuda)(x3, scale, shift)
         ctx.save_for_backward(x3, mean, invstd, gamma)
         ctx.training, ctx.shape = training, x.shape
         return from_channel_view(y, x.shape, ctx.channels_last)
@@ -88,7 +91,7 @@ class BatchNorm(Function):
         need_x, need_weight, need_bias = ctx.needs_input_grad
         xp = get_array_module(g)
         g3 = channel_view(g.astype(x3.dtype, copy=False), ctx.channels_last)
-        run = bn_kernels.backward_numba if kernels.enabled(xp) else bn_kernels.backward_reference
+        run = kernels.choose(xp, bn_kernels.backward_reference, bn_kernels.backward_numba, bn_kernels.backward_cuda)
         dx, sum_g, sum_g_xhat = run(g3, x3, mean, invstd, gamma, ctx.training, need_x)
         weight, bias = ctx.inputs[1], ctx.inputs[2]
         return (from_channel_view(dx, ctx.shape, ctx.channels_last) if need_x else None,

@@ -10,7 +10,8 @@ columns left and right. The output size along one axis is
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
-from ..kernels.im2col import col2im_numba, col2im_reference, im2col_numba, im2col_reference
+from ..kernels.im2col import (col2im_cuda, col2im_numba, col2im_reference, im2col_cuda, im2col_numba,
+                              im2col_reference)
 
 
 def pair(value, name, minimum):
@@ -74,10 +75,9 @@ def live_taps(size, kernel, stride, padding, dilation, out):
 
 
 def im2col_pair(xp):
-    """The im2col/col2im implementations for arrays of module ``xp``: numba on the CPU, else the reference."""
-    if kernels.enabled(xp):
-        return im2col_numba, col2im_numba
-    return im2col_reference, col2im_reference
+    """(im2col, col2im) for arrays of module ``xp``: numba's on the CPU, CUDA kernels on a GPU."""
+    return (kernels.choose(xp, im2col_reference, im2col_numba, im2col_cuda),
+            kernels.choose(xp, col2im_reference, col2im_numba, col2im_cuda))
 
 
 class Conv2d(Function):

@@ -7,6 +7,18 @@ from ..backend import get_array_module
 from ..random import get_rng
 
 
+def uniform_like(x):
+    """Uniform [0, 1) float32 samples of x's shape, on x's device, drawn from minigrad's seeded generator.
+
+    On a GPU the draw happens there (no host-to-device copy of the mask): CuPy's generator is seeded from
+    minigrad's, so ``manual_seed`` makes GPU dropout masks repeatable too.
+    """
+    xp = get_array_module(x)
+    if xp is np:
+        return get_rng().random(x.shape, dtype=np.float32)
+    return xp.random.default_rng(int(get_rng().integers(2 ** 63))).random(x.shape, dtype=xp.float32)
+
+
 class Dropout(Function):
     """Training-time dropout with keep probability 1 - p.
 
@@ -18,7 +30,7 @@ class Dropout(Function):
     @staticmethod
     def forward(ctx, x, p=0.5):
         xp = get_array_module(x)
-        keep = get_rng().random(x.shape, dtype=np.float32) >= p
+        keep = uniform_like(x) >= p
         scale = xp.asarray(keep, dtype=x.dtype) * (x.dtype.type(1.0 / (1.0 - p)) if p < 1 else 0)
         ctx.save_for_backward(scale)
         return x * scale

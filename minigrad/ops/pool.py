@@ -27,11 +27,13 @@ import numpy as np
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
-from ..kernels.pool import (adaptive_avg_pool2d_backward_numba, adaptive_avg_pool2d_backward_reference,
+from ..kernels.pool import (adaptive_avg_pool2d_backward_cuda, adaptive_avg_pool2d_backward_numba,
+                            adaptive_avg_pool2d_backward_reference, adaptive_avg_pool2d_forward_cuda,
                             adaptive_avg_pool2d_forward_numba, adaptive_avg_pool2d_forward_reference,
-                            avg_pool2d_backward_numba, avg_pool2d_backward_reference, avg_pool2d_forward_numba,
-                            avg_pool2d_forward_reference, max_pool2d_backward_numba, max_pool2d_backward_reference,
-                            max_pool2d_forward_numba, max_pool2d_forward_reference)
+                            avg_pool2d_backward_cuda, avg_pool2d_backward_numba, avg_pool2d_backward_reference,
+                            avg_pool2d_forward_cuda, avg_pool2d_forward_numba, avg_pool2d_forward_reference,
+                            max_pool2d_backward_cuda, max_pool2d_backward_numba, max_pool2d_backward_reference,
+                            max_pool2d_forward_cuda, max_pool2d_forward_numba, max_pool2d_forward_reference)
 from ..tensor import Tensor
 
 AXES = ("height", "width")
@@ -111,9 +113,11 @@ def pool_geometry(op, x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     return kernel, stride, padding, dilation, out
 
 
-def use_numba(x):
-    """The numba kernels for float32/float64 NumPy arrays (unless disabled); else the xp reference."""
-    return kernels.enabled(get_array_module(x)) and x.dtype in (np.float32, np.float64)
+def implementation(x, reference, numba, cuda):
+    """The kernel for x's array module (numba on the CPU, CUDA on a GPU) for float32/float64, else the reference."""
+    if x.dtype not in (np.float32, np.float64):
+        return reference
+    return kernels.choose(get_array_module(x), reference, numba, cuda)
 
 
 def as_batch(x):
@@ -147,7 +151,8 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         geometry = pool_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-        forward = max_pool2d_forward_numba if use_numba(x) else max_pool2d_forward_reference
+        forward = implementation(x, max_pool2d_forward_reference, max_pool2d_forward_numba,
+                                 max_pool2d_forward_cuda)
         y, argmax = forward(as_batch(x), *geometry)
         ctx.save_for_backward(argmax)
         ctx.geometry, ctx.x_shape = geometry[:4], x.shape
@@ -156,7 +161,8 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, g):
         (argmax,) = ctx.saved
-        backward = max_pool2d_backward_numba if use_numba(g) else max_pool2d_backward_reference
+        backward = implementation(g, max_pool2d_backward_reference, max_pool2d_backward_numba,
+                                  max_pool2d_backward_cuda)
         batch_shape = argmax.shape[:2] + ctx.x_shape[-2:]
         return backward(g.reshape(argmax.shape), argmax, batch_shape, *ctx.geometry).reshape(ctx.x_shape)
 
@@ -190,7 +196,8 @@ class AvgPool2d(Function):
             raise ValueError(f"avg_pool2d: divisor_override must be None or a non-zero int, "
                              f"got {divisor_override!r}")
         settings = (bool(count_include_pad), None if divisor_override is None else int(divisor_override))
-        forward = avg_pool2d_forward_numba if use_numba(x) else avg_pool2d_forward_reference
+        forward = implementation(x, avg_pool2d_forward_reference, avg_pool2d_forward_numba,
+                                 avg_pool2d_forward_cuda)
         y = forward(as_batch(x), kernel, stride, padding, out, *settings)
         ctx.geometry, ctx.settings, ctx.x_shape = (kernel, stride, padding), settings, x.shape
         return y.reshape(y.shape[-x.ndim:])
@@ -198,7 +205,8 @@ class AvgPool2d(Function):
     @staticmethod
     def backward(ctx, g):
         g = as_batch(g)
-        backward = avg_pool2d_backward_numba if use_numba(g) else avg_pool2d_backward_reference
+        backward = implementation(g, avg_pool2d_backward_reference, avg_pool2d_backward_numba,
+                                  avg_pool2d_backward_cuda)
         batch_shape = g.shape[:2] + ctx.x_shape[-2:]
         return backward(g, batch_shape, *ctx.geometry, *ctx.settings).reshape(ctx.x_shape)
 
@@ -243,7 +251,8 @@ class AdaptiveAvgPool2d(Function):
         check_image_input("adaptive_avg_pool2d", x)
         wanted = adaptive_settings("adaptive_avg_pool2d", output_size)      # None: keep that size
         out = tuple(size if v is None else v for size, v in zip(x.shape[-2:], wanted))
-        forward = adaptive_avg_pool2d_forward_numba if use_numba(x) else adaptive_avg_pool2d_forward_reference
+        forward = implementation(x, adaptive_avg_pool2d_forward_reference, adaptive_avg_pool2d_forward_numba,
+                                 adaptive_avg_pool2d_forward_cuda)
         y = forward(as_batch(x), out)
         ctx.x_shape = x.shape
         return y.reshape(y.shape[-x.ndim:])
@@ -251,7 +260,8 @@ class AdaptiveAvgPool2d(Function):
     @staticmethod
     def backward(ctx, g):
         g = as_batch(g)
-        backward = adaptive_avg_pool2d_backward_numba if use_numba(g) else adaptive_avg_pool2d_backward_reference
+        backward = implementation(g, adaptive_avg_pool2d_backward_reference, adaptive_avg_pool2d_backward_numba,
+                                  adaptive_avg_pool2d_backward_cuda)
         batch_shape = g.shape[:2] + ctx.x_shape[-2:]
         return backward(g, batch_shape).reshape(ctx.x_shape)
 

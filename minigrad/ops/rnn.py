@@ -43,10 +43,11 @@ GATES = {"lstm": 4, "gru": 3}
 
 
 def step_kernels(mode, xp):
-    """(step, step_backward) of ``mode`` ('lstm' or 'gru') for arrays of module ``xp``: numba on the CPU,
-    else the references."""
-    suffix = "numba" if kernels.enabled(xp) else "reference"
-    return (getattr(rnn_kernels, f"{mode}_step_{suffix}"), getattr(rnn_kernels, f"{mode}_step_backward_{suffix}"))
+    """(step, step_backward) of ``mode`` ('lstm' or 'gru') for arrays of module ``xp``: numba's on the CPU,
+    CUDA kernels on a GPU, the references otherwise."""
+    def pick(name):
+        return kernels.choose(xp, *(getattr(rnn_kernels, f"{name}_{kind}") for kind in ("reference", "numba", "cuda")))
+    return pick(f"{mode}_step"), pick(f"{mode}_step_backward")
 
 
 def flat(a):

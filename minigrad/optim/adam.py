@@ -3,7 +3,7 @@
 from .. import kernels
 from ..autograd import no_grad
 from ..backend import get_array_module
-from ..kernels.adam import adam_update_numba, adam_update_reference
+from ..kernels.adam import adam_update_cuda, adam_update_numba, adam_update_reference
 from .optimizer import Optimizer
 
 
@@ -19,8 +19,9 @@ class Adam(Optimizer):
         v_hat_t = v_t / (1 - beta2^t)                         early averages toward zero)
         theta_t = theta_{t-1} - lr m_hat_t / (sqrt(v_hat_t) + eps)
 
-    Pinto & Silva use beta1 = 0.9, beta2 = 0.999, eps = 1e-8 (the defaults). On the CPU the update runs
-    as one fused numba loop (``minigrad.kernels.adam``); its NumPy reference is the lines above.
+    Pinto & Silva use beta1 = 0.9, beta2 = 0.999, eps = 1e-8 (the defaults). The update runs as one fused
+    loop, numba's on the CPU and a CuPy kernel on a GPU (``minigrad.kernels.adam``); its array-code
+    reference is the lines above.
     """
 
     decoupled = False
@@ -46,8 +47,8 @@ class Adam(Optimizer):
                     state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(p.data),
                                              "exp_avg_sq": xp.zeros_like(p.data)}
                 state["step"] += 1
-                fused = kernels.enabled(xp) and p.data.flags.c_contiguous
-                update = adam_update_numba if fused else adam_update_reference
+                numba = adam_update_numba if p.data.flags.c_contiguous else None
+                update = kernels.choose(xp, adam_update_reference, numba=numba, cuda=adam_update_cuda)
                 update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2,
                        group["eps"], state["step"], group["weight_decay"], self.decoupled)
 

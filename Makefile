@@ -1,5 +1,6 @@
 # The two commands of the README's quick start, plus the longer targets.
-#   make report      train and evaluate Pinto & Silva's MLNN on BloodMNIST; writes results/pinto_silva/
+#   make report      train and evaluate the U-Net encoder classifier on BloodMNIST; writes results/unet_encoder/
+#                    (continues from its checkpoint when run again after an interruption)
 #   make test        the test suite (what CI runs)
 # Both create the virtual environment .venv and install what they need on first use.
 
@@ -16,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 report: $(VENV)/.installed
-	$(PY) examples/pinto_silva.py --out results/pinto_silva
+	$(PY) examples/unet_encoder.py --models unet_encoder --epochs 30 --resume --out results/unet_encoder
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow" -n 2 -q
@@ -25,7 +26,8 @@ test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m slow -q
 
 benchmark: $(VENV)/.installed
-	$(PY) benchmarks/compare_torch.py --model mlnn --epochs 10
+	$(PY) benchmarks/compare_torch.py --model cnn
+	$(PY) benchmarks/ops.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis

@@ -113,6 +113,8 @@ CASES = [
     batch_norm_case("U-Net (32, 64, 14, 14)", 32, 64, 14),
     batch_norm_case("U-Net (32, 128, 7, 7)", 32, 128, 7),
     batch_norm_case("U-Net (32, 512, 1, 1)", 32, 512, 1),
+    rnn_case("lstm", "CNN-LSTM's LSTM (batch 32, seq 7, 448) -> 128", 32, 7, 448, 128, False),
+    rnn_case("gru", "CNN-GRU's bidirectional GRU (batch 32, seq 7, 448) -> 2 x 256", 32, 7, 448, 256, True),
     rnn_case("lstm", "LSTM (batch 32, seq 28, 128) -> 128", 32, 28, 128, 128, False),
     rnn_case("gru", "bidirectional GRU (batch 32, seq 28, 128) -> 2 x 256", 32, 28, 128, 256, True),
     rnn_case("lstm", "LSTM (batch 32, seq 7, 512) -> 256", 32, 7, 512, 256, False),

@@ -31,10 +31,15 @@ The Tensor-level functions, with PyTorch's arguments:
                              what ``minigrad.nn.LSTM`` and ``minigrad.nn.GRU`` run
 """
 
+from contextlib import nullcontext
+
+import numpy as np
+
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
 from ..kernels import rnn as rnn_kernels
+from ..threads import one_blas_thread
 from ..tensor import Tensor
 from .dropout import Dropout
 from .shape import Concatenate, Stack
@@ -48,6 +53,11 @@ def step_kernels(mode, xp):
     def pick(name):
         return kernels.choose(xp, *(getattr(rnn_kernels, f"{name}_{kind}") for kind in ("reference", "numba", "cuda")))
     return pick(f"{mode}_step"), pick(f"{mode}_step_backward")
+
+
+def recurrence_threads(xp):
+    """The step loop's small products run on one BLAS thread on the CPU (``threads.one_blas_thread``)."""
+    return one_blas_thread() if xp is np else nullcontext()
 
 
 def flat(a):
@@ -283,10 +293,11 @@ class LSTMLayer(Function):
         hg = xp.empty((batch, 4 * hidden), dtype=x.dtype)
         weight_hh_t = recurrent_matrix(weight_hh)
         h, c = h0, c0
-        for t in time_steps(seq_len, reverse):
-            xp.matmul(h, weight_hh_t, out=hg)
-            step(gates[t], hg, c, gates[t], states[1, t], tanh_c[t], states[0, t])
-            h, c = states[0, t], states[1, t]
+        with recurrence_threads(xp):
+            for t in time_steps(seq_len, reverse):
+                xp.matmul(h, weight_hh_t, out=hg)
+                step(gates[t], hg, c, gates[t], states[1, t], tanh_c[t], states[0, t])
+                h, c = states[0, t], states[1, t]
         ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, states, tanh_c)
         ctx.reverse = reverse
         return states
@@ -299,12 +310,13 @@ class LSTMLayer(Function):
         order = time_steps(len(x), ctx.reverse)
         d_gates = xp.empty_like(gates)                        # dA_t for every step
         dh, dc = xp.zeros_like(h0), xp.zeros_like(c0)         # carries: nothing comes after the last step
-        for k in reversed(range(len(order))):
-            t = order[k]
-            c_prev = c0 if k == 0 else states[1, order[k - 1]]
-            dc_prev = xp.empty_like(c0)
-            step_backward(gates[t], c_prev, tanh_c[t], grad[0, t] + dh, grad[1, t] + dc, d_gates[t], dc_prev)
-            dh, dc = d_gates[t] @ weight_hh, dc_prev          # the carries into the step read before t
+        with recurrence_threads(xp):
+            for k in reversed(range(len(order))):
+                t = order[k]
+                c_prev = c0 if k == 0 else states[1, order[k - 1]]
+                dc_prev = xp.empty_like(c0)
+                step_backward(gates[t], c_prev, tanh_c[t], grad[0, t] + dh, grad[1, t] + dc, d_gates[t], dc_prev)
+                dh, dc = d_gates[t] @ weight_hh, dc_prev      # the carries into the step read before t
         need_x, need_h0, need_c0 = ctx.needs_input_grad[:3]
         h_prev = previous_states(states[0], h0, ctx.reverse)
         da = flat(d_gates)
@@ -357,11 +369,12 @@ class GRULayer(Function):
         hs = xp.empty((seq_len, batch, hidden), dtype=x.dtype)
         weight_hh_t = recurrent_matrix(weight_hh)
         h = h0
-        for t in time_steps(seq_len, reverse):
-            xp.matmul(h, weight_hh_t, out=hg[t])
-            hg[t] += bias_hh
-            step(gates[t], hg[t], h, gates[t], hs[t])
-            h = hs[t]
+        with recurrence_threads(xp):
+            for t in time_steps(seq_len, reverse):
+                xp.matmul(h, weight_hh_t, out=hg[t])
+                hg[t] += bias_hh
+                step(gates[t], hg[t], h, gates[t], hs[t])
+                h = hs[t]
         ctx.save_for_backward(x, h0, weight_ih, weight_hh, gates, hg, hs)
         ctx.reverse = reverse
         return hs
@@ -374,12 +387,13 @@ class GRULayer(Function):
         order = time_steps(len(x), ctx.reverse)
         dxg, dhg = xp.empty_like(gates), xp.empty_like(gates)   # dX_t and dH_t for every step
         dh = xp.zeros_like(h0)                                  # the carry: nothing after the last step
-        for k in reversed(range(len(order))):
-            t = order[k]
-            h_prev = h0 if k == 0 else hs[order[k - 1]]
-            dh_direct = xp.empty_like(h0)
-            step_backward(gates[t], hg[t], h_prev, grad[t] + dh, dxg[t], dhg[t], dh_direct)
-            dh = dh_direct + dhg[t] @ weight_hh                 # the carry into the step read before t
+        with recurrence_threads(xp):
+            for k in reversed(range(len(order))):
+                t = order[k]
+                h_prev = h0 if k == 0 else hs[order[k - 1]]
+                dh_direct = xp.empty_like(h0)
+                step_backward(gates[t], hg[t], h_prev, grad[t] + dh, dxg[t], dhg[t], dh_direct)
+                dh = dh_direct + dhg[t] @ weight_hh             # the carry into the step read before t
         need_x, need_h0 = ctx.needs_input_grad[:2]
         h_prev = previous_states(hs, h0, ctx.reverse)
         return ((flat(dxg) @ weight_ih).reshape(x.shape) if need_x else None,

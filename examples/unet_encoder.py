@@ -58,12 +58,17 @@ HEADER = ["model", "best val acc", "best train acc", "test acc", "test AUC", "te
 
 
 def ablation_table(results, name):
+    """Main model against one ablation. Where the two trained for different numbers of epochs, validation
+    accuracy is also compared over the epochs both ran (the first k), so the difference is the ablation's."""
     main, ablated = results["unet_encoder"], results[name]
+    k = min(len(main["history"]), len(ablated["history"]))
     rows = []
     for label, r in (("main model", main), (NAMES[name], ablated)):
-        rows.append([label, f"{best(r['history']):.4f}", f"{best(r['history']) - best(main['history']):+.4f}",
+        rows.append([label, len(r["history"]), f"{best(r['history']):.4f}", f"{best(r['history'][:k]):.4f}",
+                     f"{best(r['history'][:k]) - best(main['history'][:k]):+.4f}",
                      f"{r['test']['accuracy']:.4f}", f"{r['test']['accuracy'] - main['test']['accuracy']:+.4f}"])
-    return markdown_table(["configuration", "best val acc", "Δ val from main", "test acc", "Δ test from main"], rows)
+    return markdown_table(["configuration", "epochs", "best val acc", f"best val acc, epochs 1-{k}",
+                           f"Δ val from main (epochs 1-{k})", "test acc", "Δ test from main"], rows)
 
 
 def plot_val_curves(results, names, path, title):

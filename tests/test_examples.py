@@ -200,16 +200,23 @@ def test_dclnn_example_writes_tables_1_and_2(tmp_path):
 @needs_data
 def test_jane_example_cross_validates_and_tests(tmp_path):
     jane = load_script("examples/jane.py", "jane_example")
-    jane.main(QUICK + ["--epochs", "2", "--folds", "3", "--lrs", "0.01", "0.001", "--out", str(tmp_path)])
+    jane.main(QUICK + ["--epochs", "2", "--cv-epochs", "1", "--folds", "3", "--lrs", "0.01", "0.001",
+                       "--out", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["folds"] == 3 and set(report["cross_validation"]) == {"cnn_lstm", "cnn_gru"}
     for name, by_lr in report["cross_validation"].items():
         assert set(by_lr) == {"0.01", "0.001"}
         for cv in by_lr.values():
-            assert len(cv["folds"]) == 3 and len(cv["per_epoch_accuracy"]) == 2
+            assert len(cv["folds"]) == 3 and len(cv["per_epoch_accuracy"]) == 1    # --cv-epochs
+            assert len(cv["folds"][0]) == 5
             accuracies = [f["accuracy"] for f in cv["folds"]]
             assert cv["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
             assert cv["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
+        # the test-split model trains at the rate whose folds scored best, for --epochs
+        best_lr = max(by_lr, key=lambda lr: by_lr[lr]["summary"]["accuracy"]["mean"])
+        assert report["test_split_lr"][name] == float(best_lr)
+        assert report["test_split"][name]["settings"]["lr"] == float(best_lr)
+        assert len(report["test_split"][name]["history"]) == 2
     test = report["test_split"]["cnn_gru"]["test"]
     assert test["class_names"] == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"]
     assert np.array(test["confusion_matrix"]).sum() == 1817
@@ -217,3 +224,20 @@ def test_jane_example_cross_validates_and_tests(tmp_path):
     for text in ("Table II", "Table III", "± ", "CNN-LSTM lr 0.001", "0.921", "3-fold mean accuracy"):
         assert text in md, text
     assert is_png(tmp_path / "cv_curves.png") and is_png(tmp_path / "confusion_cnn_lstm.png")
+
+
+@needs_data
+def test_unet_example_writes_tables_3_to_6(tmp_path):
+    unet = load_script("examples/unet_encoder.py", "unet_example")
+    unet.main(QUICK + ["--epochs", "1", "--models", "unet_encoder", "simple_cnn", "unet_no_bn", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report["models"]) == {"unet_encoder", "simple_cnn", "unet_no_bn"}
+    for r in report["models"].values():
+        assert len(r["history"]) == 1 and 0 <= r["test"]["accuracy"] <= 1
+    assert report["models"]["unet_encoder"]["settings"]["label_smoothing"] == 0.1
+    md = (tmp_path / "report.md").read_text()
+    for text in ("Table 3", "Baseline 1: Simple CNN", "Table 4. Batch normalization ablation", "without batch norm",
+                 "Δ val from main (epochs 1-1)"):
+        assert text in md, text
+    assert "Table 5" not in md                               # only the ablations that ran get a table
+    assert is_png(tmp_path / "val_accuracy_batch_norm.png") and is_png(tmp_path / "confusion_unet_no_bn.png")

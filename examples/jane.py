@@ -84,17 +84,19 @@ def table2(cv, lrs):
     return markdown_table(header, rows)
 
 
-def table3(cv, lr):
-    names = list(cv)
-    epochs = len(cv[names[0]][str(lr)]["per_epoch_accuracy"])
-    rows = [[e + 1] + [f"{cv[n][str(lr)]['per_epoch_accuracy'][e]:.4f}" for n in names]
-            + [f"{cv[n][str(lr)]['per_epoch_log_loss'][e]:.4f}" for n in names] for e in range(epochs)]
-    return markdown_table(["Epoch"] + [f"Accuracy {MODELS[n]}" for n in names] + [f"Log loss {MODELS[n]}" for n in names],
-                          rows)
+def table3(cv, lrs):
+    """Held-out accuracy and log loss after each epoch, mean over folds, for every model and rate."""
+    runs = [(n, lr) for n in cv for lr in lrs]
+    epochs = len(cv[runs[0][0]][str(lrs[0])]["per_epoch_accuracy"])
+    rows = [[e + 1] + [f"{cv[n][str(lr)]['per_epoch_accuracy'][e]:.4f}" for n, lr in runs]
+            + [f"{cv[n][str(lr)]['per_epoch_log_loss'][e]:.4f}" for n, lr in runs] for e in range(epochs)]
+    return markdown_table(["Epoch"] + [f"Accuracy {MODELS[n]} lr {lr:g}" for n, lr in runs]
+                          + [f"Log loss {MODELS[n]} lr {lr:g}" for n, lr in runs], rows)
 
 
 def plot_cv(cv, lrs, path):
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
     for name in cv:
         for lr in lrs:
@@ -105,6 +107,7 @@ def plot_cv(cv, lrs, path):
     ax_acc.set(xlabel="epoch", ylabel="held-out accuracy (mean of folds)", title="Figure 1: accuracy")
     ax_loss.set(xlabel="epoch", ylabel="held-out log loss (mean of folds)", title="Figure 2: log loss")
     for ax in (ax_acc, ax_loss):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -144,8 +147,8 @@ def main(argv=None):
              f"scratch (no ImageNet weights); the paper trains 500 epochs (its Table III).", "",
              "## Table II. Performance of the models (cross-validation, mean ± std over folds)", "",
              table2(cv, args.lrs), "",
-             f"## Table III. Accuracy and log loss per epoch (held-out folds, mean; lr {args.lrs[0]:g})", "",
-             table3(cv, args.lrs[0]), "", "![cross-validation curves](cv_curves.png)", "",
+             "## Table III. Accuracy and log loss per epoch (held-out folds, mean)", "",
+             table3(cv, args.lrs), "", "![cross-validation curves](cv_curves.png)", "",
              "## The test split", "",
              "Each model trained on the train split at the learning rate with the best cross-validated accuracy, "
              "the epoch with the lowest validation loss kept.", "",

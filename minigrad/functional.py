@@ -37,14 +37,17 @@ def tanh(input):
 
 
 def exp(input):
+    """e^x elementwise; dL/dx = g * e^x. See ``ops.elementwise.Exp``."""
     return as_tensor(input).exp()
 
 
 def log(input):
+    """Natural log elementwise; dL/dx = g / x. See ``ops.elementwise.Log``."""
     return as_tensor(input).log()
 
 
 def sqrt(input):
+    """sqrt(x) elementwise; dL/dx = g / (2 sqrt(x)). See ``ops.elementwise.Sqrt``."""
     return as_tensor(input).sqrt()
 
 
@@ -110,4 +113,6 @@ def stack(tensors, dim=0):
 
 
 def flatten(input, start_dim=0, end_dim=-1):
+    """Merge the axes start_dim..end_dim into one (a reshape); dL/dx = g reshaped back to x's shape.
+    See ``ops.shape.Reshape``."""
     return as_tensor(input).flatten(start_dim, end_dim)

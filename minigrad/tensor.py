@@ -326,7 +326,9 @@ def _raw_index(index):
 
 
 def matmul(a, b):
-    """Matrix product with NumPy's rules; 1-D operands are promoted to matrices and the axis removed after."""
+    """Matrix product with NumPy's rules; 1-D operands are promoted to matrices and the axis removed after.
+
+    C = A B; backward dL/dA = G B^T, dL/dB = A^T G (see ``ops.linear.MatMul``)."""
     if (a.ndim == 1 or b.ndim == 1) and a.ndim and b.ndim and a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise ValueError(f"matmul: the last axis of A {tuple(a.shape)} must match "
                          f"{'the first' if b.ndim == 1 else 'the second-to-last'} axis of B {tuple(b.shape)}")

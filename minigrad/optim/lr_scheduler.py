@@ -41,7 +41,10 @@ class LRScheduler:
 
 
 class StepLR(LRScheduler):
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs:
+
+        lr_e = lr_0 * gamma ** floor(e / step_size)          after e epochs, lr_0 the initial lr
+    """
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         if step_size < 1:
@@ -54,7 +57,11 @@ class StepLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """Half a cosine from the initial lr down to ``eta_min`` over ``T_max`` epochs (Loshchilov & Hutter)."""
+    """Half a cosine from the initial lr down to ``eta_min`` over ``T_max`` epochs (Loshchilov & Hutter):
+
+        lr_e = eta_min + (lr_0 - eta_min) (1 + cos(pi e / T_max)) / 2      after e epochs: lr_0 at e = 0,
+                                                                             eta_min at e = T_max
+    """
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
         if T_max < 1:
@@ -71,9 +78,12 @@ class ReduceLROnPlateau(LRScheduler):
 
     ``step(metric)`` after each epoch. The metric improves when it beats best * (1 - threshold) (mode 'min',
     threshold_mode 'rel'), best * (1 + threshold) ('max', 'rel'), or best -/+ threshold ('abs').
-    After ``patience`` epochs in a row without improvement, every group's lr becomes
-    max(lr * factor, min_lr) (unless that changes it by less than ``eps``), and ``cooldown`` epochs follow
-    in which bad epochs are not counted. The U-Net encoder paper halves the lr this way (factor 0.5).
+    After more than ``patience`` epochs in a row without improvement, every group's lr is cut,
+
+        lr <- max(lr * factor, min_lr)          (unless that changes it by less than ``eps``)
+
+    and ``cooldown`` epochs follow in which bad epochs are not counted. The U-Net encoder paper halves the
+    lr this way (factor 0.5).
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",

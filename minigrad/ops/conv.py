@@ -154,7 +154,10 @@ class Conv2d(Function):
             _, col2im = im2col_pair(xp)
             dx = col2im(g2 @ wm, ctx.x_shape, *ctx.geometry)
         if needs[1]:
-            dw_live = (g2.T @ cols).reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
+            # dL/dWm = G^T cols, computed as (cols^T G)^T: the same numbers, but OpenBLAS multiplies a
+            # transposed (K, N*OH*OW) operand with a long inner axis erratically (9 ms or 450 ms for the
+            # U-Net's first block here), the other order steadily (8 ms).
+            dw_live = (cols.T @ g2).T.reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
             if (kh, kw) == ctx.w_shape[2:]:                                # every tap was live
                 dw = xp.ascontiguousarray(dw_live)
             else:

@@ -154,9 +154,9 @@ class Conv2d(Function):
             _, col2im = im2col_pair(xp)
             dx = col2im(g2 @ wm, ctx.x_shape, *ctx.geometry)
         if needs[1]:
-            # dL/dWm = G^T cols, computed as (cols^T G)^T: the same numbers, but OpenBLAS multiplies a
-            # transposed (K, N*OH*OW) operand with a long inner axis erratically (9 ms or 450 ms for the
-            # U-Net's first block here), the other order steadily (8 ms).
+            # dL/dWm = G^T cols, computed as (cols^T G)^T: the same numbers, and as fast on an idle
+            # machine, but while the other core was busy OpenBLAS took 9 ms or 450 ms, erratically, for
+            # G^T cols in the U-Net's first block, and a steady 8 ms for this order.
             dw_live = (cols.T @ g2).T.reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
             if (kh, kw) == ctx.w_shape[2:]:                                # every tap was live
                 dw = xp.ascontiguousarray(dw_live)

@@ -86,26 +86,35 @@ def _batch_stats(x, mean, var, parallel):
             _channel_stats(x, c, mean, var)
 
 
-@numba.njit(parallel=True, cache=True, fastmath=REDUCE)
-def _row_sums(a, b, centre, partial):
+@numba.njit(cache=True, fastmath=REDUCE)
+def _row_block_sums(a, b, centre, partial, t):
     """partial[t, 0, c] = sum of a[i, c] and partial[t, 1, c] = sum of a[i, c] (b[i, c] - centre[c]) over the
     rows i of block t; with b = a the second is the sum of squared deviations from ``centre``."""
     rows, channels = a.shape
     blocks = partial.shape[0]
-    for t in numba.prange(blocks):
-        total, dot = np.zeros(channels), np.zeros(channels)     # this thread's own float64 sums
-        for i in range(t * rows // blocks, (t + 1) * rows // blocks):
-            for c in range(channels):
-                total[c] += a[i, c]
-                dot[c] += a[i, c] * (b[i, c] - centre[c])
-        partial[t, 0], partial[t, 1] = total, dot
+    total, dot = np.zeros(channels), np.zeros(channels)         # this block's own float64 sums
+    for i in range(t * rows // blocks, (t + 1) * rows // blocks):
+        for c in range(channels):
+            total[c] += a[i, c]
+            dot[c] += a[i, c] * (b[i, c] - centre[c])
+    partial[t, 0], partial[t, 1] = total, dot
+
+
+@numba.njit(parallel=True, cache=True)
+def _row_sums(a, b, centre, partial, parallel):
+    if parallel:
+        for t in numba.prange(partial.shape[0]):
+            _row_block_sums(a, b, centre, partial, t)
+    else:
+        for t in range(partial.shape[0]):
+            _row_block_sums(a, b, centre, partial, t)
 
 
 def row_sums(a, b, centre, parallel):
     """Column sums of a (M, C) and of a * (b - centre), in float64, summed over row blocks in parallel."""
     blocks = numba.get_num_threads() if parallel else 1
     partial = np.zeros((blocks, 2, a.shape[1]))
-    _row_sums(a, b, centre, partial)
+    _row_sums(a, b, centre, partial, parallel)
     return partial.sum(axis=0)
 
 
@@ -152,12 +161,21 @@ def _scale_shift(x, scale, shift, y, parallel):
             _scale_shift_row(x, i, scale, shift, y)
 
 
-@numba.njit(parallel=True, cache=True)
-def _rows_scale_shift(x, scale, shift, y):
+@numba.njit(cache=True)
+def _row_scale_shift(x, i, scale, shift, y):
     # L = 1: row i is the C channels of one example (or pixel), side by side in memory.
-    for i in numba.prange(x.shape[0]):
-        for c in range(x.shape[1]):
-            y[i, c] = x[i, c] * scale[c] + shift[c]
+    for c in range(x.shape[1]):
+        y[i, c] = x[i, c] * scale[c] + shift[c]
+
+
+@numba.njit(parallel=True, cache=True)
+def _rows_scale_shift(x, scale, shift, y, parallel):
+    if parallel:
+        for i in numba.prange(x.shape[0]):
+            _row_scale_shift(x, i, scale, shift, y)
+    else:
+        for i in range(x.shape[0]):
+            _row_scale_shift(x, i, scale, shift, y)
 
 
 def scale_shift_numba(x, scale, shift, parallel=None):
@@ -165,7 +183,7 @@ def scale_shift_numba(x, scale, shift, parallel=None):
     x = np.ascontiguousarray(x)
     y = np.empty_like(x)
     if x.shape[2] == 1:
-        _rows_scale_shift(x[:, :, 0], scale.astype(x.dtype), shift.astype(x.dtype), y[:, :, 0])
+        _rows_scale_shift(x[:, :, 0], scale.astype(x.dtype), shift.astype(x.dtype), y[:, :, 0], _parallel(x, parallel))
         return y
     _scale_shift(x, scale.astype(x.dtype), shift.astype(x.dtype), y, _parallel(x, parallel))
     return y
@@ -238,16 +256,24 @@ def _backward(g, x, mean, invstd, weight, training, need_dx, dx, sum_g, sum_g_xh
             _channel_backward(g, x, c, mean, invstd, weight, training, need_dx, dx, sum_g, sum_g_xhat)
 
 
+@numba.njit(cache=True)
+def _row_dx(g, x, i, k, mean_g, centre, proj, training, dx):
+    """dx = k (g - mean_g - (x - centre) proj) (training) or k g, for row i, every channel at once."""
+    for c in range(x.shape[1]):
+        if training:
+            dx[i, c] = k[c] * (g[i, c] - mean_g[c] - (x[i, c] - centre[c]) * proj[c])
+        else:
+            dx[i, c] = k[c] * g[i, c]
+
+
 @numba.njit(parallel=True, cache=True)
-def _rows_dx(g, x, k, mean_g, centre, proj, training, dx):
-    """dx = k (g - mean_g - (x - centre) proj) (training) or k g, row by row, every channel at once."""
-    rows, channels = x.shape
-    for i in numba.prange(rows):
-        for c in range(channels):
-            if training:
-                dx[i, c] = k[c] * (g[i, c] - mean_g[c] - (x[i, c] - centre[c]) * proj[c])
-            else:
-                dx[i, c] = k[c] * g[i, c]
+def _rows_dx(g, x, k, mean_g, centre, proj, training, dx, parallel):
+    if parallel:
+        for i in numba.prange(x.shape[0]):
+            _row_dx(g, x, i, k, mean_g, centre, proj, training, dx)
+    else:
+        for i in range(x.shape[0]):
+            _row_dx(g, x, i, k, mean_g, centre, proj, training, dx)
 
 
 def backward_rows(g, x, mean, invstd, weight, training, need_dx, parallel):
@@ -261,7 +287,7 @@ def backward_rows(g, x, mean, invstd, weight, training, need_dx, parallel):
     n, dtype = len(rows), x.dtype
     dx = np.empty_like(rows)
     _rows_dx(g2, rows, (weight * invstd).astype(dtype), (sum_g / n).astype(dtype), mean.astype(dtype),
-             (dot * invstd * invstd / n).astype(dtype), bool(training), dx)
+             (dot * invstd * invstd / n).astype(dtype), bool(training), dx, parallel)
     return dx.reshape(x.shape), sum_g, sum_g_xhat
 
 

@@ -166,18 +166,9 @@ def describe_device(device, torch):
 
 
 def main(args):
-    import torch
-    torch.set_num_threads(args.threads)
-    if args.device == "cuda":
-        from minigrad.backend import module_for_device
-        try:
-            module_for_device("cuda")
-        except RuntimeError as e:
-            raise SystemExit(str(e)) from None
-        if not torch.cuda.is_available():
-            raise SystemExit("--device cuda needs a CUDA build of PyTorch for the side-by-side run; this one has "
-                             f"none ({torch.__version__})")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from torch_twins import start_torch
+    torch = start_torch(args.threads, args.device)
     settings = recipe(args.model)
     if settings.get("optimizer", "adam") != "adam":
         raise SystemExit(f"compare_torch trains with Adam; {args.model}'s recipe names {settings['optimizer']}")

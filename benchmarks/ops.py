@@ -168,16 +168,9 @@ def run_case(torch, case, repeats, seed=0, device="cpu"):
 
 
 def main(args):
-    import torch
-    torch.set_num_threads(args.threads)
-    if args.device == "cuda":
-        from minigrad.backend import module_for_device
-        try:
-            module_for_device("cuda")
-        except RuntimeError as e:
-            raise SystemExit(str(e)) from None
-        if not torch.cuda.is_available():
-            raise SystemExit(f"--device cuda needs a CUDA build of PyTorch; this one has none ({torch.__version__})")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from torch_twins import start_torch
+    torch = start_torch(args.threads, args.device)
     cases = [c for c in CASES if not args.ops or c[0] in args.ops]
     if not cases:
         raise SystemExit(f"no case for ops {args.ops}; ops: {sorted({c[0] for c in CASES})}")

@@ -10,6 +10,24 @@ import torch
 from torch import nn
 
 
+def start_torch(threads, device):
+    """PyTorch on ``threads`` CPU threads, for a side-by-side run on ``device`` ("cpu" or "cuda").
+
+    For "cuda", exits saying why when minigrad cannot use the GPU (no CuPy, no device) or this PyTorch
+    has no CUDA build, so neither engine runs alone."""
+    torch.set_num_threads(threads)
+    if device == "cuda":
+        from minigrad.backend import module_for_device
+        try:
+            module_for_device("cuda")
+        except RuntimeError as e:
+            raise SystemExit(str(e)) from None
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda needs a CUDA build of PyTorch for the side-by-side run; this one has "
+                             f"none ({torch.__version__})")
+    return torch
+
+
 class MLNN(nn.Module):
     """Pinto & Silva's Algorithm 2, as ``models.pinto_silva.MLNN``."""
 

@@ -31,10 +31,6 @@ The Tensor-level functions, with PyTorch's arguments:
                              what ``minigrad.nn.LSTM`` and ``minigrad.nn.GRU`` run
 """
 
-from contextlib import nullcontext
-
-import numpy as np
-
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
@@ -53,11 +49,6 @@ def step_kernels(mode, xp):
     def pick(name):
         return kernels.choose(xp, *(getattr(rnn_kernels, f"{name}_{kind}") for kind in ("reference", "numba", "cuda")))
     return pick(f"{mode}_step"), pick(f"{mode}_step_backward")
-
-
-def recurrence_threads(xp):
-    """The step loop's small products run on one BLAS thread on the CPU (``threads.one_blas_thread``)."""
-    return one_blas_thread() if xp is np else nullcontext()
 
 
 def flat(a):
@@ -293,7 +284,7 @@ class LSTMLayer(Function):
         hg = xp.empty((batch, 4 * hidden), dtype=x.dtype)
         weight_hh_t = recurrent_matrix(weight_hh)
         h, c = h0, c0
-        with recurrence_threads(xp):
+        with one_blas_thread():
             for t in time_steps(seq_len, reverse):
                 xp.matmul(h, weight_hh_t, out=hg)
                 step(gates[t], hg, c, gates[t], states[1, t], tanh_c[t], states[0, t])
@@ -310,7 +301,7 @@ class LSTMLayer(Function):
         order = time_steps(len(x), ctx.reverse)
         d_gates = xp.empty_like(gates)                        # dA_t for every step
         dh, dc = xp.zeros_like(h0), xp.zeros_like(c0)         # carries: nothing comes after the last step
-        with recurrence_threads(xp):
+        with one_blas_thread():
             for k in reversed(range(len(order))):
                 t = order[k]
                 c_prev = c0 if k == 0 else states[1, order[k - 1]]
@@ -369,7 +360,7 @@ class GRULayer(Function):
         hs = xp.empty((seq_len, batch, hidden), dtype=x.dtype)
         weight_hh_t = recurrent_matrix(weight_hh)
         h = h0
-        with recurrence_threads(xp):
+        with one_blas_thread():
             for t in time_steps(seq_len, reverse):
                 xp.matmul(h, weight_hh_t, out=hg[t])
                 hg[t] += bias_hh
@@ -387,7 +378,7 @@ class GRULayer(Function):
         order = time_steps(len(x), ctx.reverse)
         dxg, dhg = xp.empty_like(gates), xp.empty_like(gates)   # dX_t and dH_t for every step
         dh = xp.zeros_like(h0)                                  # the carry: nothing after the last step
-        with recurrence_threads(xp):
+        with one_blas_thread():
             for k in reversed(range(len(order))):
                 t = order[k]
                 h_prev = h0 if k == 0 else hs[order[k - 1]]

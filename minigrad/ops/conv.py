@@ -155,9 +155,10 @@ class Conv2d(Function):
             dx = col2im(g2 @ wm, ctx.x_shape, *ctx.geometry)
         if needs[1]:
             # dL/dWm = G^T cols, computed as (cols^T G)^T: the same numbers, and as fast on an idle
-            # machine, but while the other core was busy OpenBLAS took 9 ms or 450 ms, erratically, for
-            # G^T cols in the U-Net's first block, and a steady 8 ms for this order.
-            dw_live = (cols.T @ g2).T.reshape(k, kh, kw, c).transpose(0, 3, 1, 2)
+            # machine, but with the other core busy OpenBLAS took G^T cols for the U-Net's first block in
+            # about 10 ms (median) and up to 170 ms, this order in 6-9 ms. cols^T G has rows (i, j, c) and
+            # columns k: viewed as (kh, kw, C, K) and transposed to W's (K, C, kh, kw), it is copied once.
+            dw_live = (cols.T @ g2).reshape(kh, kw, c, k).transpose(3, 2, 0, 1)
             if (kh, kw) == ctx.w_shape[2:]:                                # every tap was live
                 dw = xp.ascontiguousarray(dw_live)
             else:

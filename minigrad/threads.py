@@ -8,7 +8,7 @@ spinning on: on a 2-core machine an MLNN step took 30 ms where it takes 18 ms on
 
 So, before NumPy and numba start their threads, minigrad asks OpenBLAS to sleep soon after it is idle
 (``OPENBLAS_THREAD_TIMEOUT=4``: 2^4 cycles), and runs numba's kernels on Intel TBB's pool when the ``tbb``
-package is installed (it is one of minigrad's requirements on x86-64), else on numba's own ``workqueue``.
+package is installed (one of minigrad's requirements on Linux x86-64), else on numba's own ``workqueue``.
 Both let idle threads sleep; they differ in what a parallel loop costs to start. ``workqueue`` hands the
 loop to worker threads and puts the calling thread to sleep until they finish: on a virtual machine,
 where waking a sleeping thread takes 0.1-0.3 ms (a numba loop over 1,000 numbers took 0.13-0.34 ms
@@ -37,7 +37,7 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numba  # noqa: E402  (after the environment is set)
 
-TBB_LIBRARY = {"linux": "libtbb.so.12", "darwin": "libtbb.12.dylib", "win32": "tbb12.dll"}.get(sys.platform)
+TBB_LIBRARY = "libtbb.so.12" if sys.platform == "linux" else None     # the file numba's TBB layer asks for
 
 
 def load_tbb():
@@ -47,6 +47,8 @@ def load_tbb():
     TBB layer would fail to find it by name. Loaded once here, it is found: a library already in the
     process satisfies a later request for the same name.
     """
+    if TBB_LIBRARY is None:                     # pip's tbb wheels are for Linux and Windows; tried on Linux
+        return False
     try:
         files = importlib.metadata.files("tbb") or []
     except importlib.metadata.PackageNotFoundError:

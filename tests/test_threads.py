@@ -45,6 +45,8 @@ def test_numba_kernels_run_on_tbb_where_the_package_is_installed_else_on_workque
 
 def test_a_threading_layer_chosen_in_the_environment_is_kept():
     assert threading_layer(NUMBA_THREADING_LAYER="workqueue") == "workqueue"
+    if tbb_installed() and sys.platform == "linux":
+        assert threading_layer(NUMBA_THREADING_LAYER="tbb") == "tbb"
 
 
 def test_one_blas_thread_limits_blas_inside_and_restores_it_after():

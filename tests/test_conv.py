@@ -1,5 +1,5 @@
-"""conv2d: float64 gradient checks and PyTorch parity over hypothesis-drawn geometries, the numba im2col and
-col2im against their NumPy references, and the errors bad input gets.
+"""conv2d: float64 gradient checks and PyTorch parity over hypothesis-drawn geometries, the numba im2col,
+col2im and weight-gradient kernels against their NumPy references, and the errors bad input gets.
 """
 
 import numpy as np
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import minigrad.functional as F
 from minigrad import Tensor
 from minigrad.gradcheck import gradcheck
+from minigrad.kernels.conv_weight import weight_grad_numba, weight_grad_reference
 from minigrad.kernels.im2col import col2im_numba, col2im_reference, im2col_numba, im2col_reference
 from minigrad.ops.conv import output_size
 from parity import DTYPES, assert_parity
@@ -123,6 +124,37 @@ def test_im2col_and_col2im_numba_match_reference(dtype, case, seed):
     # agree to rounding.
     tolerance = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(dx, col2im_reference(upstream, x.shape, *geometry), **tolerance)
+
+
+@st.composite
+def weight_grad_cases(draw):
+    """A weight shape (K, C, KH, KW), K across several 16-channel blocks or not, and the live taps' slices."""
+    shape = (draw(st.integers(1, 40)), draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    live = []
+    for size in shape[2:]:
+        first = draw(st.integers(0, size - 1))
+        live.append(slice(first, draw(st.integers(first + 1, size))))
+    return shape, tuple(live)
+
+
+@DTYPES
+@SETTINGS
+@given(case=weight_grad_cases(), seed=st.integers(0, 2**16))
+def test_weight_grad_numba_matches_reference_and_the_layout(dtype, case, seed):
+    w_shape, (rows, cols) = case
+    k, c = w_shape[:2]
+    live_h, live_w = rows.stop - rows.start, cols.stop - cols.start
+    dwt = np.random.default_rng(seed).standard_normal((live_h * live_w * c, k)).astype(dtype)
+    dw = weight_grad_numba(dwt, w_shape, (rows, cols))
+    assert dw.shape == w_shape and dw.dtype == dtype and dw.flags.c_contiguous
+    np.testing.assert_array_equal(dw, weight_grad_reference(dwt, w_shape, (rows, cols)))
+    # Element by element: dL/dW[k, c, i, j] is row ((i - r0) * live_w + (j - c0)) * C + c, column k of dwt
+    # for a live tap, and 0 for any other.
+    expected = np.zeros(w_shape, dtype)
+    for kk, ci, i, j in np.ndindex(*w_shape):
+        if rows.start <= i < rows.stop and cols.start <= j < cols.stop:
+            expected[kk, ci, i, j] = dwt[((i - rows.start) * live_w + (j - cols.start)) * c + ci, kk]
+    np.testing.assert_array_equal(dw, expected)
 
 
 def test_col2im_is_the_transpose_of_im2col():

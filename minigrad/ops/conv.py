@@ -10,6 +10,7 @@ columns left and right. The output size along one axis is
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
+from ..kernels.conv_weight import weight_grad_numba, weight_grad_reference
 from ..kernels.im2col import (col2im_cuda, col2im_numba, col2im_reference, im2col_cuda, im2col_numba,
                               im2col_reference)
 
@@ -145,8 +146,7 @@ class Conv2d(Function):
     def backward(ctx, g):
         cols, wm = ctx.saved
         xp = get_array_module(g)
-        k, c = ctx.w_shape[:2]
-        kh, kw = ctx.geometry[0]                                        # the live part of the kernel
+        k = ctx.w_shape[0]
         g2 = xp.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(-1, k)   # G: (N*OH*OW, K)
         needs = ctx.needs_input_grad
         dx = dw = db = None
@@ -154,16 +154,12 @@ class Conv2d(Function):
             _, col2im = im2col_pair(xp)
             dx = col2im(g2 @ wm, ctx.x_shape, *ctx.geometry)
         if needs[1]:
-            # dL/dWm = G^T cols, computed as (cols^T G)^T: the same numbers, and as fast on an idle
-            # machine, but with the other core busy OpenBLAS took G^T cols for the U-Net's first block in
-            # about 10 ms (median) and up to 170 ms, this order in 6-9 ms. cols^T G has rows (i, j, c) and
-            # columns k: viewed as (kh, kw, C, K) and transposed to W's (K, C, kh, kw), it is copied once.
-            dw_live = (cols.T @ g2).reshape(kh, kw, c, k).transpose(3, 2, 0, 1)
-            if (kh, kw) == ctx.w_shape[2:]:                                # every tap was live
-                dw = xp.ascontiguousarray(dw_live)
-            else:
-                dw = xp.zeros(ctx.w_shape, dtype=g2.dtype)              # taps left out get no gradient
-                dw[:, :, ctx.live[0], ctx.live[1]] = dw_live
+            # dL/dWm = G^T cols, computed as its transpose cols^T G: the same numbers, and as fast on an
+            # idle machine, but with the other core busy OpenBLAS took G^T cols for the U-Net's first
+            # block in about 10 ms (median) and up to 170 ms, this order in 6-9 ms. Its rows (i, j, c)
+            # and columns k are moved to W's (K, C, KH, KW), zeros at the taps left out.
+            weight_grad = kernels.choose(xp, weight_grad_reference, weight_grad_numba)
+            dw = weight_grad(cols.T @ g2, ctx.w_shape, ctx.live)
         if len(needs) == 3 and needs[2]:
             db = xp.ones(len(g2), dtype=g2.dtype) @ g2                     # the column sums, on BLAS
         return (dx, dw, db) if len(needs) == 3 else (dx, dw)

@@ -10,13 +10,15 @@ transposed view copied into a zeroed array: for the U-Net's (256, 256, 3, 3) wei
 training step, and for the bottleneck's (512, 512, 3, 3), of which one tap in nine is live, 2.8 ms, most of
 it reading a column of dwt, K numbers apart, for every weight row. The numba kernel reads dwt a cache line
 at a time (16 output channels), writes the 16 weight rows those lines feed, zeros included, and splits the
-output channels over the threads.
+output channels over the threads. The CUDA kernel gives each weight its own GPU thread, which reads its
+number from dwt (or writes 0).
 """
 
 import numba
 import numpy as np
 
 from ..backend import get_array_module
+from . import cuda_elementwise
 
 BLOCK = 16     # output channels per cache line of float32 dwt (64 bytes)
 
@@ -57,4 +59,28 @@ def weight_grad_numba(dwt, w_shape, live):
     dw = np.empty(w_shape, dtype=dwt.dtype)
     _weight_grad(np.ascontiguousarray(dwt), dw, rows.start, cols.start, rows.stop - rows.start,
                  cols.stop - cols.start)
+    return dw
+
+
+WEIGHT_GRAD_CUDA = """
+// i indexes dw (K, C, KH, KW) in C order: unravel it, then read its number from dwt (or 0 for a dead tap).
+long long t = i;
+int j = t % kw; t /= kw;
+int ii = t % kh; t /= kh;
+int ci = t % c; long long kk = t / c;
+int li = ii - r0, lj = j - c0;
+dw = (li >= 0 && li < live_h && lj >= 0 && lj < live_w) ? dwt[((long long)(li * live_w + lj) * c + ci) * k + kk] : (T)0;
+"""
+
+
+def weight_grad_cuda(dwt, w_shape, live):
+    """Same contract as :func:`weight_grad_reference`, for CuPy arrays."""
+    import cupy
+    k, c, kh, kw = w_shape
+    rows, cols = live
+    dw = cupy.empty(w_shape, dtype=dwt.dtype)
+    run = cuda_elementwise("raw T dwt, int32 k, int32 c, int32 kh, int32 kw, int32 r0, int32 c0, int32 live_h, "
+                           "int32 live_w", "T dw", WEIGHT_GRAD_CUDA, "minigrad_weight_grad")
+    run(cupy.ascontiguousarray(dwt), k, c, kh, kw, rows.start, cols.start, rows.stop - rows.start,
+        cols.stop - cols.start, dw)
     return dw

@@ -10,7 +10,7 @@ columns left and right. The output size along one axis is
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
-from ..kernels.conv_weight import weight_grad_numba, weight_grad_reference
+from ..kernels.conv_weight import weight_grad_cuda, weight_grad_numba, weight_grad_reference
 from ..kernels.im2col import (col2im_cuda, col2im_numba, col2im_reference, im2col_cuda, im2col_numba,
                               im2col_reference)
 
@@ -158,7 +158,7 @@ class Conv2d(Function):
             # idle machine, but with the other core busy OpenBLAS took G^T cols for the U-Net's first
             # block in about 10 ms (median) and up to 170 ms, this order in 6-9 ms. Its rows (i, j, c)
             # and columns k are moved to W's (K, C, KH, KW), zeros at the taps left out.
-            weight_grad = kernels.choose(xp, weight_grad_reference, weight_grad_numba)
+            weight_grad = kernels.choose(xp, weight_grad_reference, weight_grad_numba, weight_grad_cuda)
             dw = weight_grad(cols.T @ g2, ctx.w_shape, ctx.live)
         if len(needs) == 3 and needs[2]:
             db = xp.ones(len(g2), dtype=g2.dtype) @ g2                     # the column sums, on BLAS

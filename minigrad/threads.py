@@ -14,9 +14,10 @@ loop to worker threads and puts the calling thread to sleep until they finish: o
 where waking a sleeping thread takes 0.1-0.3 ms (a numba loop over 1,000 numbers took 0.13-0.34 ms
 here), every kernel call of a training step paid that two or three times. TBB's calling thread takes a
 share of the loop itself and its workers spin briefly before sleeping, so kernels that follow each other
-find them awake: the same loop took 4 us back to back (workqueue: 36-190 us), 28-60 us after 2 ms idle. Measured on this project's 2-core
-machine (median of 40 training steps, three runs each): the U-Net encoder's step went from 153 ms to
-126 ms, Pinto & Silva's CNN from 36 ms to 23 ms, the MLNN from 11 ms to 8.3 ms.
+find them awake: the same loop took 4 us back to back (workqueue: 36-190 us), 28-60 us after 2 ms idle.
+Measured on this project's 2-core machine (median of 40 training steps, three runs each): the U-Net
+encoder's step went from 153 ms to 126 ms, Pinto & Silva's CNN from 36 ms to 23 ms, the MLNN from 11 ms
+to 8.3 ms.
 
 GNU OpenMP's pool would do as well if its threads slept at once (``OMP_WAIT_POLICY=PASSIVE``), but PyTorch
 shares that library when both are loaded in one process (benchmarks/compare_torch.py), and the setting

@@ -64,11 +64,12 @@ def load_tbb():
     return False
 
 
-_tbb_loaded = load_tbb()                         # also for NUMBA_THREADING_LAYER=tbb set by hand
+load_tbb()                                       # also for NUMBA_THREADING_LAYER=tbb set by hand
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    # "default" takes the first layer of this list that loads; numba wants all three named.
+    # "default" takes the first layer of this list that loads (numba wants all three named): TBB where its
+    # library is found, else workqueue, which always loads.
     numba.config.THREADING_LAYER = "default"
-    numba.config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"] if _tbb_loaded else ["workqueue", "tbb", "omp"]
+    numba.config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]
 
 
 _blas = None

@@ -29,23 +29,23 @@ def threading_layer(**env):
     return result.stdout.strip().splitlines()[-1]
 
 
-def tbb_installed():
+def tbb_expected():
+    """Whether minigrad should run numba on TBB here: the tbb package installed, on Linux (see threads.py)."""
     try:
         importlib.metadata.version("tbb")
-        return True
     except importlib.metadata.PackageNotFoundError:
         return False
+    return sys.platform == "linux"
 
 
 def test_numba_kernels_run_on_tbb_where_the_package_is_installed_else_on_workqueue():
     # pip puts libtbb outside the loader's search path; minigrad.threads loads it so numba finds it.
-    expected = "tbb" if tbb_installed() and sys.platform == "linux" else "workqueue"
-    assert threading_layer() == expected
+    assert threading_layer() == ("tbb" if tbb_expected() else "workqueue")
 
 
 def test_a_threading_layer_chosen_in_the_environment_is_kept():
     assert threading_layer(NUMBA_THREADING_LAYER="workqueue") == "workqueue"
-    if tbb_installed() and sys.platform == "linux":
+    if tbb_expected():
         assert threading_layer(NUMBA_THREADING_LAYER="tbb") == "tbb"
 
 

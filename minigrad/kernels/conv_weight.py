@@ -10,8 +10,8 @@ transposed view copied into place: for the U-Net's (256, 256, 3, 3) weight 2.5 m
 reading dwt down its columns, K numbers apart; for the bottleneck's (512, 512, 3, 3), of which one tap in
 nine is live, 2.8 ms, zeroing 9.4 MB and then writing one number in nine into it. The numba kernel reads
 dwt a cache line at a time (16 output channels), writes the 16 weight rows those lines feed (zeroing them
-first only where a tap is left out), and splits the output channels over the threads. The CUDA kernel gives each weight its own GPU thread, which reads its
-number from dwt (or writes 0).
+first only where a tap is left out), and splits the output channels over the threads. The CUDA kernel
+gives each weight its own GPU thread, which reads its number from dwt (or writes 0).
 """
 
 import numba

@@ -48,7 +48,8 @@ class Tensor:
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.data = as_array(data, dtype, device)
+        self._data = as_array(data, dtype, device)
+        self._version = 0
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
@@ -60,8 +61,23 @@ class Tensor:
     def _wrap(cls, array, requires_grad=False):
         """A Tensor around an existing array, no conversion (used by ops on their results)."""
         t = cls.__new__(cls)
-        t.data, t.requires_grad, t.grad, t.grad_fn, t._retains_grad = array, requires_grad, None, None, False
+        t._data, t.requires_grad, t.grad, t.grad_fn, t._retains_grad = array, requires_grad, None, None, False
+        t._version = 0
         return t
+
+    # ----- the array and its version -----------------------------------------------------------------------
+    @property
+    def data(self):
+        """The raw array (NumPy, or CuPy on a GPU)."""
+        return self._data
+
+    @data.setter
+    def data(self, array):
+        self._data = array
+
+    def _bump_version(self):
+        """Record that ``self._data`` was changed in place (code that writes into it calls this)."""
+        self._version += 1
 
     # ----- what it is -------------------------------------------------------------------------------------
     @property

@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 from minigrad import metrics  # noqa: E402
 from minigrad.report import markdown_table, plot_curves, save_json  # noqa: E402
 from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.console import run  # noqa: E402
 
 PAPER = "Blood cell classification with a double convolution layer neural network (DCLNN)"
 TASK_TITLES = {"wbc4": "four classes", "mono_poly": "two classes"}
@@ -153,4 +154,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

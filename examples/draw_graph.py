@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 from minigrad import functional as F  # noqa: E402
 from minigrad.viz import draw_graph  # noqa: E402
 from models import create_model, list_models  # noqa: E402
+from models.console import run  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -64,4 +65,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, resumable=False))

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a cl
 import minigrad  # noqa: E402,F401  (before NumPy: see minigrad/threads.py)
 from minigrad.report import markdown_table, plot_curves, save_json  # noqa: E402
 from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.console import run  # noqa: E402
 
 PAPER = "Gounder, CNN Classification of Blood Cell Types (DS 224 report, 2025)"
 REPORTED = {"val_accuracy": 0.9229, "test_accuracy": 0.9161, "precision": 0.9221}
@@ -74,4 +75,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from minigrad.data import BloodMNIST, stratified_kfold  # noqa: E402
 from minigrad.report import _pyplot, markdown_table, save_json  # noqa: E402
 from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.console import run  # noqa: E402
 
 PAPER = "Jane, Sudha & Soundarraaj, Deep learning approach to identify abnormalities in blood cell images (2022)"
 MODELS = {"cnn_lstm": "CNN-LSTM", "cnn_gru": "CNN-GRU"}
@@ -163,4 +164,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a cl
 import minigrad  # noqa: E402,F401  (before NumPy: see minigrad/threads.py)
 from minigrad.report import markdown_table, plot_curves, save_json  # noqa: E402
 from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.console import run  # noqa: E402
 
 PAPER = "Pinto & Silva, Blood Cell Classification Using Deep Learning: MLNN and CNN Architectures"
 PAPER_NAMES = {"cnn": "CNN", "mlnn": "MLNN (DNN)"}
@@ -105,4 +106,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -32,6 +32,7 @@ import minigrad  # noqa: E402  (before NumPy: see minigrad/threads.py)
 import numpy as np  # noqa: E402
 from minigrad import functional as F  # noqa: E402
 from minigrad.gradcheck import numeric_gradient  # noqa: E402
+from models.console import run  # noqa: E402
 
 TOLERANCE = 1e-6     # largest |difference| accepted; float64 central differences are good to about 1e-9
 
@@ -176,4 +177,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, resumable=False))

@@ -39,6 +39,7 @@ import minigrad  # noqa: E402  (before NumPy: see minigrad/threads.py)
 import numpy as np  # noqa: E402
 from minigrad import nn  # noqa: E402
 from minigrad.gradcheck import numeric_gradient  # noqa: E402
+from models.console import run  # noqa: E402
 
 TOLERANCE = 1e-6
 
@@ -190,4 +191,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, resumable=False))

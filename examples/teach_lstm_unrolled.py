@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a cl
 import minigrad  # noqa: E402  (before NumPy: see minigrad/threads.py)
 import numpy as np  # noqa: E402
 from minigrad import nn  # noqa: E402
+from models.console import run  # noqa: E402
 
 TOLERANCE = 1e-10    # everything here is exact float64 arithmetic, in a different order
 
@@ -192,4 +193,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main, resumable=False))

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a cl
 import minigrad  # noqa: E402,F401  (before NumPy: see minigrad/threads.py)
 from minigrad.report import markdown_table, plot_curves, save_json  # noqa: E402
 from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.console import run  # noqa: E402
 
 PAPER = "Medical Blood Cell Image Classification using U-Net Encoder Based Deep Learning Model"
 NAMES = {"unet_encoder": "U-Net encoder (main)", "simple_cnn": "Baseline 1: Simple CNN",
@@ -115,4 +116,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -24,6 +24,7 @@ from minigrad.data import TASKS, normalize
 from minigrad.report import markdown_table, plot_curves, save_json
 
 from . import experiment, registry
+from .console import run
 
 
 def positive_int(text):
@@ -161,5 +162,10 @@ def main(argv=None):
     {"models": lambda a: list_models(), "train": train, "evaluate": evaluate}[args.command](args)
 
 
+def entry(argv=None):
+    """The installed ``minigrad`` command: :func:`main` with one-line errors (``models.console.run``)."""
+    return run(main, argv, prog="minigrad")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

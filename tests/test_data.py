@@ -13,6 +13,7 @@ import pytest
 import minigrad.data.bloodmnist as bm
 from minigrad.data import (CLASSES, ArrayDataset, BloodMNIST, DataCorruptError, DataLoader,
                            DataNotFoundError, default_root, find_bloodmnist, load_bloodmnist)
+from minigrad.errors import MinigradError
 
 SIZES = {"train": 40, "val": 16, "test": 24}
 TRAIN_LABELS = np.repeat(np.arange(8), [2, 9, 4, 8, 3, 4, 6, 4])  # imbalanced, 40 in all
@@ -114,6 +115,25 @@ def test_explicit_path_wins(npz, tmp_path, monkeypatch):
     monkeypatch.setenv("MEDMNIST_ROOT", str(tmp_path / "empty"))
     assert find_bloodmnist(path=npz, root=tmp_path / "elsewhere") == npz
     assert load_bloodmnist("test", path=npz)[0].shape == (SIZES["test"], 3, 28, 28)
+
+
+def test_explicit_folder_means_the_file_inside_it(npz, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDMNIST_ROOT", str(tmp_path / "empty"))
+    assert find_bloodmnist(path=npz.parent) == npz
+
+
+@pytest.mark.parametrize("given", ["folder", "file"])
+def test_explicit_path_that_is_missing_names_it_without_downloading(tmp_path, monkeypatch, given):
+    def urlopen(*args, **kwargs):
+        raise AssertionError("must not download to a path the user named")
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    path = tmp_path if given == "folder" else tmp_path / "nope.npz"
+    with pytest.raises(DataNotFoundError) as info:
+        find_bloodmnist(path=path)
+    msg = str(info.value)
+    assert "\n" not in msg and str(path) in msg
+    assert ("has no bloodmnist.npz" if given == "folder" else "there is no file") in msg
+    assert isinstance(info.value, MinigradError)
 
 
 # ------------------------------------------------------------------------------- bad files

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import DataError
+
 FILENAME = "bloodmnist.npz"
 URL = "https://zenodo.org/records/10519652/files/bloodmnist.npz?download=1"
 MD5 = "7053d0359d879ad8a5505303e11de1dc"
@@ -47,11 +49,11 @@ IMAGE_SHAPE = (28, 28, 3)  # as stored: height, width, channels
 DOWNLOAD_TIMEOUT_S = 10
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(DataError, FileNotFoundError):
     """The data file is not on disk and could not be downloaded."""
 
 
-class DataCorruptError(ValueError):
+class DataCorruptError(DataError, ValueError):
     """The data file exists but is not the file we expect (wrong md5, not an npz, wrong arrays)."""
 
 
@@ -147,11 +149,20 @@ def _download(url, target, md5):
 def find_bloodmnist(path=None, root=None, download=True):
     """Return the path of ``bloodmnist.npz``, downloading it if it is missing.
 
-    An explicit ``path`` (the file itself) wins; otherwise the file is ``root/bloodmnist.npz`` with
-    ``root`` defaulting to :func:`default_root`. Raises :class:`DataNotFoundError` when the file is absent
-    and cannot be downloaded (or ``download=False``); the message says where to put it.
+    An explicit ``path`` wins: the file itself, or a folder holding ``bloodmnist.npz``. Otherwise the file
+    is ``root/bloodmnist.npz`` with ``root`` defaulting to :func:`default_root`, and a missing file there is
+    downloaded. Raises :class:`DataNotFoundError` when the file is absent and cannot be had; the message (one
+    line) says where to put it. An explicit path is never downloaded to: it names a file the user has.
     """
-    target = Path(path).expanduser() if path is not None else Path(root or default_root()).expanduser() / FILENAME
+    if path is not None:
+        given = Path(path).expanduser()
+        target = given / FILENAME if given.is_dir() else given
+        if target.is_file():
+            return target
+        where = f"the folder {given} has no {FILENAME}" if given.is_dir() else f"there is no file {given}"
+        raise DataNotFoundError(f"BloodMNIST not found: {where} (--data names the file {FILENAME} itself or "
+                                f"the folder holding it; md5 {official_source()[1]})")
+    target = Path(root or default_root()).expanduser() / FILENAME
     if target.is_file():
         return target
     url, md5 = official_source()
@@ -163,12 +174,8 @@ def find_bloodmnist(path=None, root=None, download=True):
             return target
         except (OSError, http.client.HTTPException) as e:
             why = f"downloading {url} failed: {e!r}"
-    raise DataNotFoundError(
-        f"BloodMNIST file not found: {target}\n"
-        f"  and {why}.\n"
-        f"Put bloodmnist.npz (md5 {md5}) at\n"
-        f"  {target}\n"
-        f"or set $MEDMNIST_ROOT to the folder that holds it.")
+    raise DataNotFoundError(f"BloodMNIST file not found: {target}, and {why}. Put bloodmnist.npz (md5 {md5}) "
+                            f"at {target} or set $MEDMNIST_ROOT to the folder that holds it.")
 
 
 # -------------------------------------------------------------------------------------------- load

@@ -10,14 +10,21 @@ do in one, or loops NumPy cannot vectorise. Every kernel module holds
 and the tests check that the three agree (the CUDA ones where a GPU exists). :func:`choose` picks the one
 to run for an array: numba for NumPy arrays, the CUDA kernel for CuPy arrays, the reference where the
 faster one is missing or switched off (``MINIGRAD_NUMBA=0``, ``MINIGRAD_CUDA_KERNELS=0``).
+
+Compiled loops do not check their indices: an array smaller than the loop bounds assume is read or
+written out of bounds (a crash, or silently changed memory). So every ``name_numba`` and ``name_cuda`` is
+a Python function that first checks, with :func:`expect` and :func:`expect_ints`, the shapes, dtypes and
+layouts its loops rely on, and raises a TypeError or ValueError naming the kernel and the argument. The
+checks look at shapes and flags only: their cost does not grow with the arrays.
 """
 
 import functools
+import numbers
 import os
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import device_of, get_array_module
 
 
 def enabled(xp=np):
@@ -36,6 +43,82 @@ def choose(xp, reference, numba=None, cuda=None):
     if xp is np:
         return numba if numba is not None and enabled(xp) else reference
     return cuda if cuda is not None and cuda_enabled(xp) else reference
+
+
+FLOATS = frozenset([np.dtype(np.float32), np.dtype(np.float64)])     # the dtypes the kernels are compiled for
+ARRAY_KIND = {"cpu": "NumPy", "cuda": "CuPy"}
+
+
+def expect(who, name, array, shape=None, dtype=FLOATS, contiguous=False, writable=False, device="cpu"):
+    """Check that argument ``name`` of kernel ``who`` is an array that kernel's loops can index; return it.
+
+    shape: the sizes it must have, a tuple with None where any size will do (its length fixes ndim);
+    dtype: a dtype, or a frozenset of the dtypes allowed (None: any); contiguous: C order required;
+    writable: the kernel writes into it; device: "cpu" for a NumPy array, "cuda" for a CuPy array.
+    Raises TypeError for another kind of object or dtype, ValueError for another shape or layout.
+    """
+    if not (isinstance(array, np.ndarray) if device == "cpu" else _on_device(array, device)):
+        raise TypeError(f"{who}: {name} must be a {ARRAY_KIND[device]} array, got {type(array).__name__}")
+    if dtype is not None and not (array.dtype in dtype if type(dtype) is frozenset else array.dtype == dtype):
+        allowed = sorted(str(d) for d in dtype) if type(dtype) is frozenset else [str(np.dtype(dtype))]
+        raise TypeError(f"{who}: {name} must have dtype {' or '.join(allowed)}, got {array.dtype}")
+    if shape is not None and array.shape != shape and not _fits(array.shape, shape):
+        raise ValueError(f"{who}: {name} must have shape {_show(shape)}, got {tuple(array.shape)}")
+    if contiguous or writable:
+        _expect_flags(who, name, array, contiguous, writable and device == "cpu")
+    return array
+
+
+def _on_device(array, device):
+    return hasattr(array, "shape") and hasattr(array, "dtype") and device_of(array) == device
+
+
+def _fits(actual, spec):
+    if len(actual) != len(spec):
+        return False
+    for a, s in zip(actual, spec):
+        if s is not None and a != s:
+            return False
+    return True
+
+
+def _show(spec):
+    """A shape spec as text, ``*`` where any size will do: (3, *)."""
+    sizes = ["*" if s is None else str(int(s)) for s in spec]
+    return "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
+
+
+def _expect_flags(who, name, array, contiguous, writable):
+    flags = array.flags
+    if contiguous and not flags.c_contiguous:
+        raise ValueError(f"{who}: {name} must be C-contiguous, got strides {array.strides} for shape "
+                         f"{tuple(array.shape)}")
+    if writable and not flags.writeable:
+        raise ValueError(f"{who}: {name} is written to, but got a read-only array")
+
+
+def expect_ints(who, name, values, count, minimum):
+    """Check that ``values`` (sizes, strides, paddings of kernel ``who``) is a sequence of ``count`` ints,
+    each at least ``minimum``; return it, or raise a ValueError naming the kernel and the argument."""
+    try:
+        ok = len(values) == count and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                          and v >= minimum for v in values)
+    except TypeError:                                   # not a sequence
+        ok = False
+    if not ok:
+        raise ValueError(f"{who}: {name} must be {count} ints >= {minimum}, got {values!r}")
+    return values
+
+
+def expect_geometry(who, kernel, stride, padding, dilation, out, out_name="out"):
+    """A window geometry of convolution or pooling: kernel, stride, dilation and out pairs of ints >= 1,
+    padding a pair of ints >= 0 (dilation None where the kernel has none)."""
+    expect_ints(who, "kernel", kernel, 2, 1)
+    expect_ints(who, "stride", stride, 2, 1)
+    expect_ints(who, "padding", padding, 2, 0)
+    if dilation is not None:
+        expect_ints(who, "dilation", dilation, 2, 1)
+    expect_ints(who, out_name, out, 2, 1)
 
 
 def channels_last(x):

@@ -8,7 +8,7 @@ of a step. The numba kernel reads p, g, m, v once and writes p, m, v once, on bo
 import numba
 import numpy as np
 
-from . import cuda_elementwise
+from . import cuda_elementwise, expect
 
 
 def adam_update_reference(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
@@ -41,8 +41,22 @@ def _adam_numba(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled
         p[i] = p[i] * shrink - (lr / bias1) * mi / (np.sqrt(vi) / sqrt_bias2 + eps)
 
 
+def check_adam_arguments(who, p, g, m, v, step, device):
+    """p, m, v (written) of one shape and float dtype, C-contiguous on the CPU (the loop walks their
+    memory as one flat run); g of p's shape and dtype, any layout; step >= 1 (bias corrections divide by
+    1 - beta^step)."""
+    cpu = device == "cpu"
+    expect(who, "p", p, contiguous=cpu, writable=True, device=device)
+    expect(who, "g", g, shape=p.shape, dtype=p.dtype, device=device)
+    expect(who, "m", m, shape=p.shape, dtype=p.dtype, contiguous=cpu, writable=True, device=device)
+    expect(who, "v", v, shape=p.shape, dtype=p.dtype, contiguous=cpu, writable=True, device=device)
+    if not step >= 1:
+        raise ValueError(f"{who}: step must be >= 1, got {step}")
+
+
 def adam_update_numba(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
-    """Same contract as :func:`adam_update_reference`; p, g, m, v must be C-contiguous NumPy arrays."""
+    """Same contract as :func:`adam_update_reference`; p, m, v must be C-contiguous NumPy arrays."""
+    check_adam_arguments("adam_update_numba", p, g, m, v, step, "cpu")
     _adam_numba(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),
                 float(lr), float(beta1), float(beta2), float(eps), float(step), float(weight_decay),
                 bool(decoupled))
@@ -58,6 +72,7 @@ p = p * shrink - step_size * m / (sqrt(v) / sqrt_bias2 + eps);
 
 def adam_update_cuda(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     """Same contract as :func:`adam_update_reference`, for CuPy arrays: one kernel updating p, m, v in place."""
+    check_adam_arguments("adam_update_cuda", p, g, m, v, step, "cuda")
     kernel = cuda_elementwise("T g, T step_size, T beta1, T beta2, T eps, T sqrt_bias2, T shrink, T l2",
                               "T p, T m, T v", ADAM_CUDA, "minigrad_adam")
     t = p.dtype.type

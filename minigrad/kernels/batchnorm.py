@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import cuda_elementwise, cuda_reduction
+from . import cuda_elementwise, cuda_reduction, expect
 
 REDUCE = {"reassoc"}          # the one fast-math liberty the kernels take: reorder the terms of a sum
 PARALLEL_MIN_SIZE = 1 << 19   # elements (about 500,000); below this a kernel runs on the calling thread
@@ -43,6 +43,24 @@ def _column(v, dtype):
 
 def _parallel(x, parallel):
     return x.size >= PARALLEL_MIN_SIZE if parallel is None else bool(parallel)
+
+
+def check_input(who, x, device):
+    """x a floating (N, C, L) array; returns C."""
+    return expect(who, "x", x, shape=(None, None, None), device=device).shape[1]
+
+
+def check_per_channel(who, channels, device, **vectors):
+    """Each named vector a floating array of shape (C,): the kernels read entry c for every channel c."""
+    for name, v in vectors.items():
+        expect(who, name, v, shape=(channels,), device=device)
+
+
+def check_backward_arguments(who, g, x, mean, invstd, weight, device):
+    """x (N, C, L), g of x's shape (any floating dtype: it is cast to x's), mean, invstd, weight (C,)."""
+    channels = check_input(who, x, device)
+    expect(who, "g", g, shape=x.shape, device=device)
+    check_per_channel(who, channels, device, mean=mean, invstd=invstd, weight=weight)
 
 
 # ----- forward: per-channel statistics ----------------------------------------------------------------------
@@ -112,6 +130,9 @@ def _row_sums(a, b, centre, partial, parallel):
 
 def row_sums(a, b, centre, parallel):
     """Column sums of a (M, C) and of a * (b - centre), in float64, summed over row blocks in parallel."""
+    expect("row_sums", "a", a, shape=(None, None))
+    expect("row_sums", "b", b, shape=a.shape)
+    check_per_channel("row_sums", a.shape[1], "cpu", centre=centre)
     blocks = numba.get_num_threads() if parallel else 1
     partial = np.zeros((blocks, 2, a.shape[1]))
     _row_sums(a, b, centre, partial, parallel)
@@ -122,6 +143,7 @@ def batch_stats_numba(x, parallel=None):
     """Same contract as :func:`batch_stats_reference`, for a NumPy array. ``parallel``: spread the channels
     (or, when L = 1, the rows) over numba's threads (default: when x has at least ``PARALLEL_MIN_SIZE``
     elements)."""
+    check_input("batch_stats_numba", x, "cpu")
     x = np.ascontiguousarray(x)
     if x.shape[2] == 1:                             # channels C apart: sum rows, every channel at once
         rows = x.reshape(x.shape[0], x.shape[1])
@@ -180,6 +202,8 @@ def _rows_scale_shift(x, scale, shift, y, parallel):
 
 def scale_shift_numba(x, scale, shift, parallel=None):
     """Same contract as :func:`scale_shift_reference`, NumPy arrays; ``parallel`` as in batch_stats_numba."""
+    check_per_channel("scale_shift_numba", check_input("scale_shift_numba", x, "cpu"), "cpu", scale=scale,
+                      shift=shift)
     x = np.ascontiguousarray(x)
     y = np.empty_like(x)
     if x.shape[2] == 1:
@@ -278,6 +302,7 @@ def _rows_dx(g, x, k, mean_g, centre, proj, training, dx, parallel):
 
 def backward_rows(g, x, mean, invstd, weight, training, need_dx, parallel):
     """backward_numba for L = 1: the two sums by row blocks, then dL/dx row by row."""
+    check_backward_arguments("backward_rows", g, x, mean, invstd, weight, "cpu")
     rows = x.reshape(x.shape[0], x.shape[1])
     g2 = g.reshape(rows.shape)
     sum_g, dot = row_sums(g2, rows, mean, parallel)             # sum g, sum g (x - mean)
@@ -293,6 +318,7 @@ def backward_rows(g, x, mean, invstd, weight, training, need_dx, parallel):
 
 def backward_numba(g, x, mean, invstd, weight, training, need_dx=True, parallel=None):
     """Same contract as :func:`backward_reference`, NumPy arrays; ``parallel`` as in batch_stats_numba."""
+    check_backward_arguments("backward_numba", g, x, mean, invstd, weight, "cpu")
     g, x = np.ascontiguousarray(g, dtype=x.dtype), np.ascontiguousarray(x)
     if x.shape[2] == 1:                             # channels C apart: work row by row
         return backward_rows(g, x, np.asarray(mean, np.float64), np.asarray(invstd, np.float64),
@@ -317,6 +343,7 @@ def _centred_dot():
 
 def batch_stats_cuda(x):
     """Same contract as :func:`batch_stats_reference`, for CuPy arrays."""
+    check_input("batch_stats_cuda", x, "cuda")
     import cupy
     mean = x.mean(axis=(0, 2), dtype=cupy.float64)
     var = _centred_dot()(x, x, mean[:, None], axis=(0, 2)) / (x.shape[0] * x.shape[2])
@@ -325,6 +352,8 @@ def batch_stats_cuda(x):
 
 def scale_shift_cuda(x, scale, shift):
     """Same contract as :func:`scale_shift_reference`, for CuPy arrays: one elementwise kernel."""
+    check_per_channel("scale_shift_cuda", check_input("scale_shift_cuda", x, "cuda"), "cuda", scale=scale,
+                      shift=shift)
     run = cuda_elementwise("T x, T s, T t", "T y", "y = x * s + t", "minigrad_batch_norm_scale_shift")
     return run(x, _column(scale, x.dtype), _column(shift, x.dtype))
 
@@ -334,6 +363,7 @@ BACKWARD_CUDA = "dx = training ? k * (g - mean_g - (x - centre) * proj) : k * g;
 
 def backward_cuda(g, x, mean, invstd, weight, training, need_dx=True):
     """Same contract as :func:`backward_reference`, for CuPy arrays: two reductions, one elementwise kernel."""
+    check_backward_arguments("backward_cuda", g, x, mean, invstd, weight, "cuda")
     import cupy
     sum_g = g.sum(axis=(0, 2), dtype=cupy.float64)
     dot = _centred_dot()(g, x, mean[:, None], axis=(0, 2))        # sum g (x - mean)

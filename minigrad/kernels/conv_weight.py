@@ -14,11 +14,13 @@ first only where a tap is left out), and splits the output channels over the thr
 gives each weight its own GPU thread, which reads its number from dwt (or writes 0).
 """
 
+import numbers
+
 import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import cuda_elementwise
+from . import cuda_elementwise, expect, expect_ints
 
 BLOCK = 16     # output channels per cache line of float32 dwt (64 bytes)
 
@@ -53,8 +55,25 @@ def _weight_grad(dwt, dw, r0, c0, live_h, live_w):
         _weight_grad_block(dwt, dw, block, r0, c0, live_h, live_w)
 
 
+def check_weight_grad_arguments(who, dwt, w_shape, live, device):
+    """w_shape four sizes (K, C, KH, KW); live two slices (step 1) inside [0, KH) and [0, KW), not empty;
+    dwt (rows * cols * C, K) for those slices' lengths."""
+    k, c, kh, kw = expect_ints(who, "w_shape", w_shape, 4, 1)
+    if not (isinstance(live, (tuple, list)) and len(live) == 2 and all(isinstance(s, slice) for s in live)):
+        raise ValueError(f"{who}: live must be a pair of slices (rows, columns), got {live!r}")
+    for axis, (s, size) in enumerate(zip(live, (kh, kw))):
+        start, stop = s.start, s.stop
+        if s.step not in (None, 1) or not (isinstance(start, numbers.Integral)
+                                           and isinstance(stop, numbers.Integral) and 0 <= start < stop <= size):
+            raise ValueError(f"{who}: live[{axis}] must be a slice start:stop with 0 <= start < stop <= "
+                             f"{size}, got {s!r}")
+    rows, cols = live
+    expect(who, "dwt", dwt, shape=((rows.stop - rows.start) * (cols.stop - cols.start) * c, k), device=device)
+
+
 def weight_grad_numba(dwt, w_shape, live):
     """Same contract as :func:`weight_grad_reference`, for NumPy arrays."""
+    check_weight_grad_arguments("weight_grad_numba", dwt, w_shape, live, "cpu")
     rows, cols = live
     dw = np.empty(w_shape, dtype=dwt.dtype)
     _weight_grad(np.ascontiguousarray(dwt), dw, rows.start, cols.start, rows.stop - rows.start,
@@ -75,6 +94,7 @@ dw = (li >= 0 && li < live_h && lj >= 0 && lj < live_w) ? dwt[((long long)(li * 
 
 def weight_grad_cuda(dwt, w_shape, live):
     """Same contract as :func:`weight_grad_reference`, for CuPy arrays."""
+    check_weight_grad_arguments("weight_grad_cuda", dwt, w_shape, live, "cuda")
     import cupy
     k, c, kh, kw = w_shape
     rows, cols = live

@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import channels_last, cuda_elementwise
+from . import channels_last, cuda_elementwise, expect, expect_geometry, expect_ints
 
 
 def im2col_reference(x, kernel, stride, padding, dilation, out_size):
@@ -95,8 +95,23 @@ def _col2im(cols, dx, sh, sw, ph, pw, dh, dw):
                                 dx[b, row, col, ci] += cols[b, p, q, i, j, ci]
 
 
+def check_im2col_arguments(who, x, kernel, stride, padding, dilation, out_size, device):
+    """x a floating (N, C, H, W) array; the geometry pairs of ints (kernel, stride, dilation, out >= 1)."""
+    expect(who, "x", x, shape=(None, None, None, None), device=device)
+    expect_geometry(who, kernel, stride, padding, dilation, out_size, "out_size")
+
+
+def check_col2im_arguments(who, cols, x_shape, kernel, stride, padding, dilation, out_size, device):
+    """The geometry as for im2col, x_shape four sizes, and cols (N*OH*OW, KH*KW*C) for them."""
+    n, c, _, _ = expect_ints(who, "x_shape", x_shape, 4, 0)
+    expect_geometry(who, kernel, stride, padding, dilation, out_size, "out_size")
+    (kh, kw), (oh, ow) = kernel, out_size
+    expect(who, "cols", cols, shape=(n * oh * ow, kh * kw * c), device=device)
+
+
 def im2col_numba(x, kernel, stride, padding, dilation, out_size):
     """Same contract as :func:`im2col_reference`, for NumPy arrays."""
+    check_im2col_arguments("im2col_numba", x, kernel, stride, padding, dilation, out_size, "cpu")
     n, c = x.shape[:2]
     (kh, kw), (oh, ow) = kernel, out_size
     cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
@@ -106,6 +121,7 @@ def im2col_numba(x, kernel, stride, padding, dilation, out_size):
 
 def col2im_numba(cols, x_shape, kernel, stride, padding, dilation, out_size):
     """Same contract as :func:`col2im_reference`, for NumPy arrays."""
+    check_col2im_arguments("col2im_numba", cols, x_shape, kernel, stride, padding, dilation, out_size, "cpu")
     n, c, h, w = x_shape
     (kh, kw), (oh, ow) = kernel, out_size
     dx = np.zeros((n, h, w, c), dtype=cols.dtype)
@@ -153,6 +169,7 @@ GEOMETRY_PARAMS = ("int32 h, int32 w, int32 c, int32 oh, int32 ow, int32 kh, int
 
 def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
     """Same contract as :func:`im2col_reference`, for CuPy arrays."""
+    check_im2col_arguments("im2col_cuda", x, kernel, stride, padding, dilation, out_size, "cuda")
     import cupy
     n, c, h, w = x.shape
     (kh, kw), (oh, ow) = kernel, out_size
@@ -164,6 +181,7 @@ def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
 
 def col2im_cuda(cols, x_shape, kernel, stride, padding, dilation, out_size):
     """Same contract as :func:`col2im_reference`, for CuPy arrays."""
+    check_col2im_arguments("col2im_cuda", cols, x_shape, kernel, stride, padding, dilation, out_size, "cuda")
     import cupy
     n, c, h, w = x_shape
     (kh, kw), (oh, ow) = kernel, out_size

@@ -23,11 +23,13 @@ per element they write; their backward passes gather each input element's gradie
 contain it, so no two threads write the same element.
 """
 
+import numbers
+
 import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import channels_last, cuda_elementwise
+from . import channels_last, cuda_elementwise, expect, expect_geometry, expect_ints
 
 
 # ----- helpers of the references ------------------------------------------------------------------------------
@@ -61,6 +63,44 @@ def window_offset(padded, i, j, stride, dilation, out):
 def extents(x_shape, kernel, stride, padding, dilation, out):
     return tuple(padded_extent(x_shape[2 + a], kernel[a], stride[a], padding[a], dilation[a], out[a])
                  for a in (0, 1))
+
+
+# ----- the checks of the numba and CUDA kernels' arguments -----------------------------------------------------
+
+IMAGES = (None, None, None, None)                 # any (N, C, H, W)
+
+
+def check_forward(who, x, kernel, stride, padding, dilation, out, device):
+    """x a floating (N, C, H, W) array, and the window geometry (see ``expect_geometry``)."""
+    expect(who, "x", x, shape=IMAGES, device=device)
+    expect_geometry(who, kernel, stride, padding, dilation, out)
+
+
+def check_backward(who, grad, x_shape, device):
+    """x_shape four sizes, and grad (N, C, OH, OW) for the same N and C; returns (OH, OW)."""
+    n, c, _, _ = expect_ints(who, "x_shape", x_shape, 4, 0)
+    expect(who, "grad", grad, shape=(n, c, None, None), device=device)
+    return grad.shape[2:]
+
+
+def check_divisor(who, divisor_override):
+    """divisor_override None or a non-zero int (0 would divide by zero)."""
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral)
+                                         or isinstance(divisor_override, bool) or divisor_override == 0):
+        raise ValueError(f"{who}: divisor_override must be None or a non-zero int, got {divisor_override!r}")
+
+
+def check_max_backward(who, grad, argmax, x_shape, kernel, stride, padding, dilation, device):
+    """As check_backward, and argmax an int32 array of grad's shape."""
+    out = check_backward(who, grad, x_shape, device)
+    expect(who, "argmax", argmax, shape=grad.shape, dtype=np.int32, device=device)
+    expect_geometry(who, kernel, stride, padding, dilation, out)
+
+
+def check_avg(who, kernel, stride, padding, out, divisor_override):
+    """Average pooling's geometry (it has no dilation) and divisor_override."""
+    expect_geometry(who, kernel, stride, padding, None, out)
+    check_divisor(who, divisor_override)
 
 
 # ----- max pooling --------------------------------------------------------------------------------------------
@@ -158,6 +198,7 @@ def _max_pool2d_backward(grad, argmax, dx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 def max_pool2d_forward_numba(x, kernel, stride, padding, dilation, out):
     """Same contract as :func:`max_pool2d_forward_reference`; x a float32/float64 NumPy array."""
+    check_forward("max_pool2d_forward_numba", x, kernel, stride, padding, dilation, out, "cpu")
     n, c = x.shape[:2]
     y = np.empty((n,) + tuple(out) + (c,), dtype=x.dtype)
     argmax = np.empty((n,) + tuple(out) + (c,), dtype=np.int32)
@@ -167,6 +208,7 @@ def max_pool2d_forward_numba(x, kernel, stride, padding, dilation, out):
 
 def max_pool2d_backward_numba(grad, argmax, x_shape, kernel, stride, padding, dilation):
     """Same contract as :func:`max_pool2d_backward_reference`."""
+    check_max_backward("max_pool2d_backward_numba", grad, argmax, x_shape, kernel, stride, padding, dilation, "cpu")
     n, c, h, w = x_shape
     dx = np.empty((n, h, w, c), dtype=grad.dtype)
     _max_pool2d_backward(channels_last(grad), channels_last(argmax), dx, *kernel, *stride, *padding, *dilation)
@@ -291,6 +333,8 @@ def _avg_pool2d_backward(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, di
 
 def avg_pool2d_forward_numba(x, kernel, stride, padding, out, count_include_pad, divisor_override):
     """Same contract as :func:`avg_pool2d_forward_reference`; x a float32/float64 NumPy array."""
+    expect("avg_pool2d_forward_numba", "x", x, shape=IMAGES)
+    check_avg("avg_pool2d_forward_numba", kernel, stride, padding, out, divisor_override)
     n, c = x.shape[:2]
     y = np.empty((n,) + tuple(out) + (c,), dtype=x.dtype)
     settings = (bool(count_include_pad), int(divisor_override or 0))     # 0: no override
@@ -300,6 +344,8 @@ def avg_pool2d_forward_numba(x, kernel, stride, padding, out, count_include_pad,
 
 def avg_pool2d_backward_numba(grad, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
     """Same contract as :func:`avg_pool2d_backward_reference`."""
+    out = check_backward("avg_pool2d_backward_numba", grad, x_shape, "cpu")
+    check_avg("avg_pool2d_backward_numba", kernel, stride, padding, out, divisor_override)
     n, c, h, w = x_shape
     dx = np.empty((n, h, w, c), dtype=grad.dtype)
     settings = (bool(count_include_pad), int(divisor_override or 0))
@@ -393,6 +439,8 @@ def _adaptive_avg_pool2d_backward(grad, dx):
 
 def adaptive_avg_pool2d_forward_numba(x, out):
     """Same contract as :func:`adaptive_avg_pool2d_forward_reference`; x a float32/float64 NumPy array."""
+    expect("adaptive_avg_pool2d_forward_numba", "x", x, shape=IMAGES)
+    expect_ints("adaptive_avg_pool2d_forward_numba", "out", out, 2, 1)
     n, c = x.shape[:2]
     y = np.empty((n,) + tuple(out) + (c,), dtype=x.dtype)
     _adaptive_avg_pool2d_forward(channels_last(x), y)
@@ -401,6 +449,8 @@ def adaptive_avg_pool2d_forward_numba(x, out):
 
 def adaptive_avg_pool2d_backward_numba(grad, x_shape):
     """Same contract as :func:`adaptive_avg_pool2d_backward_reference`."""
+    out = check_backward("adaptive_avg_pool2d_backward_numba", grad, x_shape, "cpu")
+    expect_ints("adaptive_avg_pool2d_backward_numba", "grad.shape[2:]", out, 2, 1)
     n, c, h, w = x_shape
     dx = np.empty((n, h, w, c), dtype=grad.dtype)
     _adaptive_avg_pool2d_backward(channels_last(grad), dx)
@@ -504,6 +554,7 @@ def _empty_channels_last(shape_nchw, dtype):
 
 def max_pool2d_forward_cuda(x, kernel, stride, padding, dilation, out):
     """Same contract as :func:`max_pool2d_forward_reference`, for CuPy arrays."""
+    check_forward("max_pool2d_forward_cuda", x, kernel, stride, padding, dilation, out, "cuda")
     import cupy
     n, c, h, w = x.shape
     y = _empty_channels_last((n, c) + tuple(out), x.dtype)
@@ -516,6 +567,7 @@ def max_pool2d_forward_cuda(x, kernel, stride, padding, dilation, out):
 
 def max_pool2d_backward_cuda(grad, argmax, x_shape, kernel, stride, padding, dilation):
     """Same contract as :func:`max_pool2d_backward_reference`, for CuPy arrays."""
+    check_max_backward("max_pool2d_backward_cuda", grad, argmax, x_shape, kernel, stride, padding, dilation, "cuda")
     n, c, h, w = x_shape
     dx = _empty_channels_last(x_shape, grad.dtype)
     run = cuda_elementwise(f"raw T grad, raw int32 argmax, {SIZES}, int32 dh, int32 dw", "T dx", MAX_BACKWARD_CUDA,
@@ -527,6 +579,8 @@ def max_pool2d_backward_cuda(grad, argmax, x_shape, kernel, stride, padding, dil
 
 def avg_pool2d_forward_cuda(x, kernel, stride, padding, out, count_include_pad, divisor_override):
     """Same contract as :func:`avg_pool2d_forward_reference`, for CuPy arrays."""
+    expect("avg_pool2d_forward_cuda", "x", x, shape=IMAGES, device="cuda")
+    check_avg("avg_pool2d_forward_cuda", kernel, stride, padding, out, divisor_override)
     n, c, h, w = x.shape
     y = _empty_channels_last((n, c) + tuple(out), x.dtype)
     run = cuda_elementwise(f"raw T x, {SIZES}, bool count_include_pad, int32 divisor_override", "T y",
@@ -538,6 +592,8 @@ def avg_pool2d_forward_cuda(x, kernel, stride, padding, out, count_include_pad, 
 
 def avg_pool2d_backward_cuda(grad, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
     """Same contract as :func:`avg_pool2d_backward_reference`, for CuPy arrays."""
+    out = check_backward("avg_pool2d_backward_cuda", grad, x_shape, "cuda")
+    check_avg("avg_pool2d_backward_cuda", kernel, stride, padding, out, divisor_override)
     n, c, h, w = x_shape
     dx = _empty_channels_last(x_shape, grad.dtype)
     run = cuda_elementwise(f"raw T grad, {SIZES}, int32 dh, int32 dw, bool count_include_pad, "
@@ -549,6 +605,8 @@ def avg_pool2d_backward_cuda(grad, x_shape, kernel, stride, padding, count_inclu
 
 def adaptive_avg_pool2d_forward_cuda(x, out):
     """Same contract as :func:`adaptive_avg_pool2d_forward_reference`, for CuPy arrays."""
+    expect("adaptive_avg_pool2d_forward_cuda", "x", x, shape=IMAGES, device="cuda")
+    expect_ints("adaptive_avg_pool2d_forward_cuda", "out", out, 2, 1)
     n, c, h, w = x.shape
     y = _empty_channels_last((n, c) + tuple(out), x.dtype)
     run = cuda_elementwise("raw T x, int32 h, int32 w, int32 c, int32 oh, int32 ow", "T y", ADAPTIVE_FORWARD_CUDA,
@@ -559,6 +617,8 @@ def adaptive_avg_pool2d_forward_cuda(x, out):
 
 def adaptive_avg_pool2d_backward_cuda(grad, x_shape):
     """Same contract as :func:`adaptive_avg_pool2d_backward_reference`, for CuPy arrays."""
+    out = check_backward("adaptive_avg_pool2d_backward_cuda", grad, x_shape, "cuda")
+    expect_ints("adaptive_avg_pool2d_backward_cuda", "grad.shape[2:]", out, 2, 1)
     n, c, h, w = x_shape
     dx = _empty_channels_last(x_shape, grad.dtype)
     run = cuda_elementwise("raw T grad, int32 h, int32 w, int32 c, int32 oh, int32 ow", "T dx",

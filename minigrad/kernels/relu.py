@@ -3,11 +3,16 @@
 NumPy's ``g * (y > 0)`` makes two passes and a temporary boolean array, on one core; the numba loop reads
 g and y once, writes the result once, on every core. It works on the arrays' memory as one flat run, so it
 needs g and y to be laid out alike and densely (C order, or channels-last as ``conv2d`` leaves its output,
-or any other axis order); otherwise the reference runs.
+or any other axis order) and of one dtype it is compiled for; otherwise the reference runs. Arrays of
+different shapes, or of no floating dtype, are an error.
 """
 
 import numba
 import numpy as np
+
+from . import FLOATS, cuda_elementwise, expect
+
+FLOATING = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble))
 
 
 def relu_backward_reference(g, y):
@@ -28,9 +33,16 @@ def _relu_backward(g, y, out):
         out[i] = g[i] * (y[i] > 0)                                # as the reference, NaN * 0 included
 
 
+def check_relu_arguments(who, g, y, device):
+    """g and y floating arrays of one shape (the reference would broadcast others; the kernel would overrun)."""
+    expect(who, "g", g, dtype=FLOATING, device=device)
+    expect(who, "y", y, shape=g.shape, dtype=FLOATING, device=device)
+
+
 def relu_backward_numba(g, y):
     """Same contract as :func:`relu_backward_reference`, for NumPy arrays."""
-    if g.shape != y.shape or g.strides != y.strides or g.dtype != y.dtype:
+    check_relu_arguments("relu_backward_numba", g, y, "cpu")
+    if g.strides != y.strides or g.dtype != y.dtype or g.dtype not in FLOATS:
         return relu_backward_reference(g, y)
     flat_g, flat_y = dense_flat(g), dense_flat(y)
     if flat_g is None or flat_y is None:
@@ -42,5 +54,6 @@ def relu_backward_numba(g, y):
 
 def relu_backward_cuda(g, y):
     """Same contract as :func:`relu_backward_reference`, for CuPy arrays: one kernel, one pass."""
+    check_relu_arguments("relu_backward_cuda", g, y, "cuda")
     kernel = cuda_elementwise("T g, T y", "T out", "out = g * (T)(y > 0)", "minigrad_relu_backward")
     return kernel(g, y)

@@ -41,12 +41,54 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import cuda_elementwise
+from . import cuda_elementwise, expect
 
 
 def sigmoid(a):
     """1 / (1 + e^-a), computed as (1 + tanh(a / 2)) / 2 (any array module)."""
     return 0.5 * (get_array_module(a).tanh(0.5 * a) + 1)
+
+
+def check_step_arguments(who, gate_count, device, state, wide, narrow):
+    """The arrays of one step, each given as (name, array, written): ``state`` a floating (B, H) array;
+    every array of ``wide`` (B, gate_count * H) and C-contiguous (the CUDA kernels index them as raw
+    memory); every array of ``narrow`` (B, H). Dtypes may differ (the numba loops convert; CuPy refuses).
+    Returns (B, H)."""
+    batch, hidden = expect(who, state[0], state[1], shape=(None, None), device=device).shape
+    shape = (batch, gate_count * hidden)
+    for name, a, written in wide:
+        expect(who, name, a, shape=shape, contiguous=True, writable=written, device=device)
+    shape = (batch, hidden)
+    for name, a, written in narrow:
+        expect(who, name, a, shape=shape, writable=written, device=device)
+    return batch, hidden
+
+
+def check_lstm_step(who, xg, hg, c_prev, gates, c, tanh_c, h, device):
+    """xg, hg, gates (B, 4H); c_prev, c, tanh_c, h (B, H); gates, c, tanh_c, h written."""
+    check_step_arguments(who, 4, device, ("c_prev", c_prev),
+                         (("xg", xg, False), ("hg", hg, False), ("gates", gates, True)),
+                         (("c", c, True), ("tanh_c", tanh_c, True), ("h", h, True)))
+
+
+def check_lstm_step_backward(who, gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev, device):
+    """gates, d_gates (B, 4H); c_prev, tanh_c, dh, dc, dc_prev (B, H); d_gates, dc_prev written."""
+    check_step_arguments(who, 4, device, ("c_prev", c_prev), (("gates", gates, False), ("d_gates", d_gates, True)),
+                         (("tanh_c", tanh_c, False), ("dh", dh, False), ("dc", dc, False),
+                          ("dc_prev", dc_prev, True)))
+
+
+def check_gru_step(who, xg, hg, h_prev, gates, h, device):
+    """xg, hg, gates (B, 3H); h_prev, h (B, H); gates, h written."""
+    check_step_arguments(who, 3, device, ("h_prev", h_prev),
+                         (("xg", xg, False), ("hg", hg, False), ("gates", gates, True)), (("h", h, True),))
+
+
+def check_gru_step_backward(who, gates, hg, h_prev, dh, dxg, dhg, dh_prev, device):
+    """gates, hg, dxg, dhg (B, 3H); h_prev, dh, dh_prev (B, H); dxg, dhg, dh_prev written."""
+    check_step_arguments(who, 3, device, ("h_prev", h_prev),
+                         (("gates", gates, False), ("hg", hg, False), ("dxg", dxg, True), ("dhg", dhg, True)),
+                         (("dh", dh, False), ("dh_prev", dh_prev, True)))
 
 
 # ----- LSTM ---------------------------------------------------------------------------------------------------
@@ -109,6 +151,7 @@ def _lstm_cell_state(gates, c_prev, c):
 
 def lstm_step_numba(xg, hg, c_prev, gates, c, tanh_c, h):
     """Same contract as :func:`lstm_step_reference`, for NumPy arrays: two numba passes and two NumPy tanh."""
+    check_lstm_step("lstm_step_numba", xg, hg, c_prev, gates, c, tanh_c, h, "cpu")
     hidden = c_prev.shape[1]
     _lstm_tanh_arguments(xg, hg, gates)
     np.tanh(gates, out=gates)
@@ -158,6 +201,7 @@ def _lstm_step_backward(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev):
 
 def lstm_step_backward_numba(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev):
     """Same contract as :func:`lstm_step_backward_reference`, for NumPy arrays: one pass."""
+    check_lstm_step_backward("lstm_step_backward_numba", gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev, "cpu")
     _lstm_step_backward(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev)
 
 
@@ -214,6 +258,7 @@ def _gru_new_state(gates, h_prev, h):
 
 def gru_step_numba(xg, hg, h_prev, gates, h):
     """Same contract as :func:`gru_step_reference`, for NumPy arrays: three numba passes and two NumPy tanh."""
+    check_gru_step("gru_step_numba", xg, hg, h_prev, gates, h, "cpu")
     hidden = h_prev.shape[1]
     _gru_half_rz(xg, hg, gates)
     rz = gates[:, :2 * hidden]
@@ -266,6 +311,7 @@ def _gru_step_backward(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
 
 def gru_step_backward_numba(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
     """Same contract as :func:`gru_step_backward_reference`, for NumPy arrays: one pass."""
+    check_gru_step_backward("gru_step_backward_numba", gates, hg, h_prev, dh, dxg, dhg, dh_prev, "cpu")
     _gru_step_backward(gates, hg, h_prev, dh, dxg, dhg, dh_prev)
 
 
@@ -321,6 +367,7 @@ dh_prev = dh * z;
 
 def lstm_step_cuda(xg, hg, c_prev, gates, c, tanh_c, h):
     """Same contract as :func:`lstm_step_reference`, for CuPy arrays: one kernel."""
+    check_lstm_step("lstm_step_cuda", xg, hg, c_prev, gates, c, tanh_c, h, "cuda")
     run = cuda_elementwise("raw T xg, raw T hg, T c_prev, int32 hidden", "raw T gates, T c, T tanh_c, T h",
                            LSTM_STEP_CUDA, "minigrad_lstm_step")
     run(xg, hg, c_prev, c_prev.shape[1], gates, c, tanh_c, h)
@@ -328,6 +375,7 @@ def lstm_step_cuda(xg, hg, c_prev, gates, c, tanh_c, h):
 
 def lstm_step_backward_cuda(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev):
     """Same contract as :func:`lstm_step_backward_reference`, for CuPy arrays: one kernel."""
+    check_lstm_step_backward("lstm_step_backward_cuda", gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev, "cuda")
     run = cuda_elementwise("raw T gates, T c_prev, T tanh_c, T dh, T dc, int32 hidden", "raw T d_gates, T dc_prev",
                            LSTM_STEP_BACKWARD_CUDA, "minigrad_lstm_step_backward")
     run(gates, c_prev, tanh_c, dh, dc, c_prev.shape[1], d_gates, dc_prev)
@@ -335,6 +383,7 @@ def lstm_step_backward_cuda(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev):
 
 def gru_step_cuda(xg, hg, h_prev, gates, h):
     """Same contract as :func:`gru_step_reference`, for CuPy arrays: one kernel."""
+    check_gru_step("gru_step_cuda", xg, hg, h_prev, gates, h, "cuda")
     run = cuda_elementwise("raw T xg, raw T hg, T h_prev, int32 hidden", "raw T gates, T h", GRU_STEP_CUDA,
                            "minigrad_gru_step")
     run(xg, hg, h_prev, h_prev.shape[1], gates, h)
@@ -342,6 +391,7 @@ def gru_step_cuda(xg, hg, h_prev, gates, h):
 
 def gru_step_backward_cuda(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
     """Same contract as :func:`gru_step_backward_reference`, for CuPy arrays: one kernel."""
+    check_gru_step_backward("gru_step_backward_cuda", gates, hg, h_prev, dh, dxg, dhg, dh_prev, "cuda")
     run = cuda_elementwise("raw T gates, raw T hg, T h_prev, T dh, int32 hidden", "raw T dxg, raw T dhg, T dh_prev",
                            GRU_STEP_BACKWARD_CUDA, "minigrad_gru_step_backward")
     run(gates, hg, h_prev, dh, h_prev.shape[1], dxg, dhg, dh_prev)

@@ -4,7 +4,7 @@ from .. import kernels
 from ..autograd import no_grad
 from ..backend import get_array_module
 from ..kernels.adam import adam_update_cuda, adam_update_numba, adam_update_reference
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyper_parameters
 
 
 class Adam(Optimizer):
@@ -25,32 +25,34 @@ class Adam(Optimizer):
     """
 
     decoupled = False
+    state_keys = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if lr < 0 or eps < 0 or weight_decay < 0:
-            raise ValueError(f"{type(self).__name__} needs lr, eps, weight_decay >= 0; got {lr}, {eps}, "
-                             f"{weight_decay}")
-        if not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        check_hyper_parameters(dict(betas=betas))          # a pair, before tuple() would take it apart
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     @no_grad()
     def step(self):
+        """One Adam update of every parameter that has a gradient (all gradients and state checked first)."""
+        self.check_step()
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                xp = get_array_module(p.data)
+                array = p._data
+                xp = get_array_module(array)
                 state = self.state.get(p)
                 if state is None:
-                    state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(p.data),
-                                             "exp_avg_sq": xp.zeros_like(p.data)}
+                    state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(array),
+                                             "exp_avg_sq": xp.zeros_like(array)}
                 state["step"] += 1
-                numba = adam_update_numba if p.data.flags.c_contiguous else None
-                update = kernels.choose(xp, adam_update_reference, numba=numba, cuda=adam_update_cuda)
-                update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2,
+                dense = all(a.flags.c_contiguous for a in (array, state["exp_avg"], state["exp_avg_sq"]))
+                update = kernels.choose(xp, adam_update_reference, numba=adam_update_numba if dense else None,
+                                        cuda=adam_update_cuda)
+                update(array, p.grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2,
                        group["eps"], state["step"], group["weight_decay"], self.decoupled)
+                p._bump_version()
 
 
 class AdamW(Adam):

@@ -13,22 +13,22 @@ class SGD(Optimizer):
         p <- p - lr * g
     """
 
+    state_keys = ("momentum_buffer",)
+
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD needs lr, momentum, weight_decay >= 0; got {lr}, {momentum}, {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
     @no_grad()
     def step(self):
+        """One SGD update of every parameter that has a gradient (all gradients and state checked first)."""
+        self.check_step()
         for group in self.param_groups:
             lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad + wd * p.data if wd else p.grad
+                g = p.grad + wd * p._data if wd else p.grad
                 if mu:
                     state = self.state.setdefault(p, {})
                     if "momentum_buffer" not in state:
@@ -39,4 +39,5 @@ class SGD(Optimizer):
                         buf += (1 - group["dampening"]) * g
                     buf = state["momentum_buffer"]
                     g = g + mu * buf if group["nesterov"] else buf
-                p.data -= lr * g
+                p._data -= lr * g
+                p._bump_version()

@@ -15,7 +15,7 @@ from . import memory, threads  # noqa: F401  (first: process settings, before Nu
 import numpy as np  # noqa: E402
 
 from . import functional, nn, optim
-from .autograd import is_grad_enabled, no_grad
+from .autograd import enable_grad, is_grad_enabled, no_grad
 from .backend import get_array_module
 from .functional import cat, exp, log, matmul, sigmoid, softmax, sqrt, stack, tanh
 from .gradcheck import gradcheck

@@ -86,7 +86,7 @@ def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
 
     ``target`` may be a Tensor or an array of integers; see ``ops.softmax.CrossEntropy`` for the math.
     """
-    target = target.data if isinstance(target, Tensor) else target
+    target = target._data if isinstance(target, Tensor) else target
     x = as_tensor(input)
     return softmax_ops.CrossEntropy.apply(x, target=as_array(target, device=x.device),
                                           label_smoothing=label_smoothing, reduction=reduction)

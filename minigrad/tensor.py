@@ -7,7 +7,13 @@
 ``.data`` is the raw array (NumPy, or CuPy on a GPU); ``.grad`` is an array of the same shape, or None.
 Python numbers and lists become float32, minigrad's default; an array you pass keeps its dtype, so a
 float64 array gives a float64 tensor (what the gradient checks use).
+
+In-place changes (``+=``, ``add_``, ``zero_``, ``t[i] = v``, ...) write into the tensor's own array, as in
+PyTorch, and count in its version (``t._version``), which autograd checks before it uses a saved array:
+see ``minigrad.autograd``. While a graph holds a tensor's array for backward, ``.data`` is read-only.
 """
+
+import collections
 
 import numpy as np
 
@@ -17,11 +23,17 @@ from .ops import elementwise as ew
 from .ops import linear, reduce, softmax
 from .ops import shape as shape_ops
 
+LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+
+# What max(dim) and min(dim) return, as torch.return_types.max / .min: values and their indices.
+MaxResult = collections.namedtuple("max", ("values", "indices"))
+MinResult = collections.namedtuple("min", ("values", "indices"))
+
 
 def as_array(data, dtype=None, device=None):
     """Convert ``data`` to an array on ``device`` ("cpu"/"cuda"; default: where the data already is)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     is_array = hasattr(data, "dtype") and hasattr(data, "shape")
     if device is not None:
         xp = module_for_device(device)
@@ -35,11 +47,66 @@ def as_array(data, dtype=None, device=None):
     return array
 
 
+def parse_to_arguments(args, device=None, dtype=None, caller="to"):
+    """(device, dtype) from the arguments of ``to``, as PyTorch reads them.
+
+    Positional arguments may be a device ("cpu", "cuda"), a dtype (``np.float64``, "float64") or a Tensor
+    (its device and dtype), in any order; anything else, or a setting given twice, raises TypeError.
+    """
+    if len(args) > 2:
+        raise TypeError(f"{caller}() takes at most a device and a dtype, got {len(args)} positional arguments")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            found = {"device": arg.device, "dtype": arg.dtype}
+        elif isinstance(arg, str) and (arg in ("cpu", "gpu") or arg.startswith("cuda")):
+            found = {"device": arg}
+        else:
+            found = {"dtype": _as_dtype(arg, caller)}
+        for key, value in found.items():
+            if (device if key == "device" else dtype) is not None:
+                raise TypeError(f"{caller}() got {key} twice")
+            if key == "device":
+                device = value
+            else:
+                dtype = value
+    return device, (None if dtype is None else np.dtype(dtype))
+
+
+def _as_dtype(arg, caller):
+    """``arg`` as a NumPy dtype; TypeError naming ``caller`` if it is none (np.dtype(None) would be float64)."""
+    try:
+        if arg is not None:
+            return np.dtype(arg)
+    except TypeError:
+        pass
+    raise TypeError(f"{caller}() expected a device ('cpu' or 'cuda'), a dtype or a Tensor, got {arg!r}")
+
+
+class Cast(autograd.Function):
+    """y = x converted to another dtype and/or moved to another device: the same values.
+
+    dL/dx = g converted back to x's dtype and device (a cast is the identity on the values it keeps).
+    Made by ``Tensor.to``; a cast to a non-floating dtype leaves the graph instead (no gradient).
+    """
+
+    dtypes = autograd.ANY
+
+    @staticmethod
+    def forward(ctx, x, dtype=None, device=None):
+        ctx.source = (x.dtype, device_of(x))
+        return as_array(x, dtype, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        dtype, device = ctx.source
+        return as_array(g, dtype, device)
+
+
 class Tensor:
     """An array that records the ops applied to it, so ``backward()`` can compute gradients.
 
     Args:
-        data: array-like (number, nested list, NumPy/CuPy array, or Tensor).
+        data: array-like (number, nested list, NumPy/CuPy array, or Tensor, which is copied).
         requires_grad: whether gradients with respect to this tensor are wanted (floating dtypes only).
         dtype: force a dtype, e.g. ``np.float64``.
         device: "cpu" or "cuda"; default is where ``data`` lives.
@@ -48,10 +115,13 @@ class Tensor:
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        copy = isinstance(data, Tensor)  # a new tensor from a tensor owns its values, as torch.tensor(t)
         self._data = as_array(data, dtype, device)
-        self._version = 0
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
+        if copy and self._data is data._data:
+            self._data = self._data.copy()
+        self._vc = autograd.Version()
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self._data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self.grad_fn = None
@@ -62,39 +132,52 @@ class Tensor:
         """A Tensor around an existing array, no conversion (used by ops on their results)."""
         t = cls.__new__(cls)
         t._data, t.requires_grad, t.grad, t.grad_fn, t._retains_grad = array, requires_grad, None, None, False
-        t._version = 0
+        t._vc = autograd.Version()
         return t
 
     # ----- the array and its version -----------------------------------------------------------------------
     @property
     def data(self):
-        """The raw array (NumPy, or CuPy on a GPU)."""
+        """The raw array (NumPy, or CuPy on a GPU); a read-only view while a live graph saved it for backward."""
+        if self._vc.holds and isinstance(self._data, np.ndarray):
+            view = self._data.view()
+            view.flags.writeable = False
+            return view
         return self._data
 
     @data.setter
     def data(self, array):
+        if array is self._data:        # ``t.data += 1`` changed the array in place, then assigns it back
+            self._bump_version()
+            return
         self._data = array
+        self._vc = autograd.Version()  # other memory: what views of the old array saw no longer applies
+
+    @property
+    def _version(self):
+        """How many in-place changes this tensor's memory has had (shared with tensors that view it)."""
+        return self._vc.value
 
     def _bump_version(self):
         """Record that ``self._data`` was changed in place (code that writes into it calls this)."""
-        self._version += 1
+        self._vc.value += 1
 
     # ----- what it is -------------------------------------------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self._data)
 
     @property
     def is_leaf(self):
@@ -102,26 +185,26 @@ class Tensor:
         return self.grad_fn is None
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self):
-        return len(self.data)
+        return len(self._data)
 
     def item(self):
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self):
-        """The values as a NumPy array on the host (a copy when the tensor is on a GPU)."""
+        """The values as a NumPy array on the host (a copy when the tensor is on a GPU; read-only like ``data``)."""
         return to_numpy(self.data)
 
     def tolist(self):
         return self.numpy().tolist()
 
     def __repr__(self):
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(to_numpy(self._data), separator=", ", prefix="tensor(", precision=4)
         extras = "" if self.dtype == DEFAULT_DTYPE else f", dtype={self.dtype}"
         if self.grad_fn is not None:
             extras += f", grad_fn={self.grad_fn!r}"
@@ -132,36 +215,44 @@ class Tensor:
     __hash__ = object.__hash__  # tensors are hashed by identity (== is elementwise)
 
     def __bool__(self):
-        return bool(self.data)
+        return bool(self._data)
 
     # ----- autograd ----------------------------------------------------------------------------------------
-    def backward(self, grad=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Compute d(self)/d(leaf) for every leaf with ``requires_grad`` and add it to ``leaf.grad``.
 
-        ``grad`` is dL/d(self); it may be omitted only for a single-element tensor (then dL/d(self) = 1).
-        Gradients accumulate: call ``optimizer.zero_grad()`` (or set ``.grad = None``) between steps.
+        ``gradient`` is dL/d(self), of self's shape; it may be omitted only for a single-element tensor
+        (then dL/d(self) = 1). Gradients accumulate: call ``optimizer.zero_grad()`` (or set ``.grad = None``)
+        between steps. The graph is freed as backward walks it; ``retain_graph=True`` keeps it for another
+        backward. ``create_graph=True`` (a graph of the backward pass, for higher derivatives) is not
+        supported.
         """
+        if create_graph:
+            raise NotImplementedError("backward(create_graph=True) is not supported: minigrad's backward "
+                                      "works on raw arrays and records no graph of its own")
         if not self.requires_grad:
             raise RuntimeError("backward() called on a tensor that does not require grad: no input of the "
                                "ops that made it had requires_grad=True (or it was made under no_grad())")
-        xp = get_array_module(self.data)
-        if grad is None:
-            if self.data.size != 1:
+        xp = get_array_module(self._data)
+        if gradient is None:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward() without a gradient needs a single-element tensor, got shape "
-                                   f"{self.shape}; pass grad= of that shape")
-            grad = xp.ones_like(self.data)
+                                   f"{self.shape}; pass gradient= of that shape")
+            gradient = xp.ones_like(self._data)
         else:
-            grad = as_array(grad, dtype=self.dtype, device=self.device)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward(grad) needs grad of shape {self.shape}, got {grad.shape}")
-        autograd.run_backward(self, grad)
+            gradient = as_array(gradient, dtype=self.dtype, device=self.device)
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward(gradient) needs gradient of shape {self.shape}, got {gradient.shape}")
+        autograd.run_backward(self, gradient, retain_graph=bool(retain_graph))
 
     def detach(self):
-        """The same data, cut from the graph (no ``grad_fn``, ``requires_grad=False``); shares memory."""
-        return Tensor._wrap(self.data, False)
+        """The same data, cut from the graph (no ``grad_fn``, ``requires_grad=False``); shares memory and version."""
+        t = Tensor._wrap(self._data, False)
+        t._vc = self._vc
+        return t
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = requires_grad
         return self
@@ -172,11 +263,20 @@ class Tensor:
         return self
 
     # ----- device and dtype --------------------------------------------------------------------------------
-    def to(self, device=None, dtype=None):
-        """A copy on ``device`` and/or with ``dtype``; gradients flow back as through ``astype``/copy."""
-        if (device is None or device == self.device) and (dtype is None or np.dtype(dtype) == self.dtype):
+    def to(self, *args, device=None, dtype=None):
+        """This tensor on ``device`` and/or with ``dtype`` (``t.to("cuda")``, ``t.to(np.float64)``, ``t.to(other)``).
+
+        Returns self when nothing changes, else a copy that gradients flow back through (see :class:`Cast`);
+        a cast to a non-floating dtype leaves the graph, as it has no gradient.
+        """
+        device, dtype = parse_to_arguments(args, device, dtype)
+        if device is not None:
+            module_for_device(device)                      # an unknown device raises here
+        if (device is None or device == self.device) and (dtype is None or dtype == self.dtype):
             return self
-        return Tensor(as_array(self.data, dtype, device), requires_grad=self.requires_grad and self.is_leaf)
+        if (dtype or self.dtype).kind != "f":
+            return Tensor._wrap(as_array(self._data, dtype, device))
+        return Cast.apply(self, dtype=dtype, device=device)
 
     def float(self):
         return self.to(dtype=np.float32)
@@ -189,7 +289,7 @@ class Tensor:
         """``other`` as a Tensor; a Python number takes this tensor's dtype, so float32 stays float32."""
         if isinstance(other, Tensor):
             return other
-        xp = get_array_module(self.data)
+        xp = get_array_module(self._data)
         if isinstance(other, (int, float)):
             # ...but a float never takes an integer dtype (uint8 image * (1/255) must not become 0).
             dtype = DEFAULT_DTYPE if isinstance(other, float) and self.dtype.kind not in "fc" else self.dtype
@@ -236,22 +336,118 @@ class Tensor:
 
     # Comparisons give boolean tensors outside the graph (they have no useful gradient).
     def __eq__(self, other):
-        return Tensor._wrap(self.data == self._operand(other).data)
+        return Tensor._wrap(self._data == self._operand(other)._data)
 
     def __ne__(self, other):
-        return Tensor._wrap(self.data != self._operand(other).data)
+        return Tensor._wrap(self._data != self._operand(other)._data)
 
     def __lt__(self, other):
-        return Tensor._wrap(self.data < self._operand(other).data)
+        return Tensor._wrap(self._data < self._operand(other)._data)
 
     def __le__(self, other):
-        return Tensor._wrap(self.data <= self._operand(other).data)
+        return Tensor._wrap(self._data <= self._operand(other)._data)
 
     def __gt__(self, other):
-        return Tensor._wrap(self.data > self._operand(other).data)
+        return Tensor._wrap(self._data > self._operand(other)._data)
 
     def __ge__(self, other):
-        return Tensor._wrap(self.data >= self._operand(other).data)
+        return Tensor._wrap(self._data >= self._operand(other)._data)
+
+    # ----- in place (as PyTorch: the tensor's own array changes, its version goes up) ----------------------
+    def _in_place(self, op, other):
+        """self = op(self, other) written into self's array; recorded in the graph when a gradient is wanted.
+
+        When it is, the op runs on a copy of the old values that takes over self's place in the graph, and
+        self becomes the op's output (PyTorch "rebases" the history the same way).
+        """
+        other = self._operand(other)
+        if autograd.is_grad_enabled() and (self.requires_grad or other.requires_grad):
+            if self.requires_grad and self.is_leaf:
+                raise RuntimeError(LEAF_IN_PLACE)
+            before = Tensor._wrap(self._data.copy(), self.requires_grad)
+            before.grad_fn = self.grad_fn
+            result = op.apply(before, other)
+        else:
+            result = op.apply(self, other)
+        self._store(result._data)
+        if result.grad_fn is not None:
+            self.grad_fn, self.requires_grad = result.grad_fn, True
+        return self
+
+    def _store(self, array):
+        """Write ``array`` (the result of an in-place op) into self's array, with PyTorch's checks."""
+        if array.shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(array.shape)}")
+        if not np.can_cast(array.dtype, self.dtype, casting="same_kind"):
+            raise RuntimeError(f"result type {array.dtype} can't be cast to the desired output type {self.dtype}")
+        self._data[...] = array
+        self._bump_version()
+
+    def _check_overwrite(self, name, source=None):
+        """Raise if overwriting self's values in place (not through a recorded op) would break a graph."""
+        if not autograd.is_grad_enabled():
+            return
+        if self.requires_grad and self.is_leaf:
+            raise RuntimeError(LEAF_IN_PLACE)
+        if self.requires_grad or (isinstance(source, Tensor) and source.requires_grad):
+            raise NotImplementedError(f"{name} on or from a tensor that is part of an autograd graph is not "
+                                      f"recorded by minigrad; do it under no_grad(), or on detached tensors")
+
+    def __iadd__(self, other):
+        return self._in_place(ew.Add, other)
+
+    def __isub__(self, other):
+        return self._in_place(ew.Sub, other)
+
+    def __imul__(self, other):
+        return self._in_place(ew.Mul, other)
+
+    def __itruediv__(self, other):
+        return self._in_place(ew.Div, other)
+
+    def add_(self, other, alpha=1):
+        """self += alpha * other, in place."""
+        return self._in_place(ew.Add, other if alpha == 1 else self._operand(other) * alpha)
+
+    def sub_(self, other, alpha=1):
+        """self -= alpha * other, in place."""
+        return self._in_place(ew.Sub, other if alpha == 1 else self._operand(other) * alpha)
+
+    def mul_(self, other):
+        """self *= other, in place."""
+        return self._in_place(ew.Mul, other)
+
+    def div_(self, other):
+        """self /= other, in place."""
+        return self._in_place(ew.Div, other)
+
+    def __setitem__(self, index, value):
+        """self[index] = value in place (value broadcast as in NumPy); not recorded for autograd."""
+        self._check_overwrite("__setitem__", value)
+        self._data[_raw_index(index)] = as_array(value, device=self.device) if isinstance(value, Tensor) else value
+        self._bump_version()
+
+    def fill_(self, value):
+        """Set every element to ``value``, in place."""
+        return self._fill("fill_", value)
+
+    def zero_(self):
+        """Set every element to 0, in place."""
+        return self._fill("zero_", 0)
+
+    def _fill(self, name, value):
+        self._check_overwrite(name, value)
+        self._data[...] = value._data if isinstance(value, Tensor) else value
+        self._bump_version()
+        return self
+
+    def copy_(self, src):
+        """Copy ``src``'s values (broadcast to self's shape, cast to self's dtype and device) into self."""
+        self._check_overwrite("copy_", src)
+        self._data[...] = as_array(src, device=self.device)
+        self._bump_version()
+        return self
 
     # ----- elementwise functions ---------------------------------------------------------------------------
     def pow(self, exponent):
@@ -282,13 +478,56 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         return reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
 
-    def max(self, dim=None, keepdim=False):
-        """Maximum over ``dim`` (values only, like ``torch.amax``; ties share the gradient)."""
+    def amax(self, dim=None, keepdim=False):
+        """Maximum over ``dim`` (None, an int or a tuple), values only; ties share the gradient (``torch.amax``)."""
         return reduce.Max.apply(self, dim=dim, keepdim=keepdim)
 
+    def amin(self, dim=None, keepdim=False):
+        """Minimum over ``dim`` (None, an int or a tuple), values only; ties share the gradient (``torch.amin``)."""
+        return reduce.Min.apply(self, dim=dim, keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        """As ``torch.max``: without ``dim`` the largest element (a 0-d tensor; ties share the gradient);
+        with an int ``dim`` the named tuple (values, indices) of the maxima along it (the first among ties,
+        which alone receives the gradient)."""
+        return self._extremum("max", dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        """As ``torch.min``: the smallest element, or with an int ``dim`` the named tuple (values, indices)."""
+        return self._extremum("min", dim, keepdim)
+
+    def _extremum(self, name, dim, keepdim):
+        """max or min, as torch.max / torch.min read their arguments."""
+        if dim is None:
+            if keepdim:
+                raise TypeError(f"{name}() takes keepdim only with a dim")
+            return self.amax() if name == "max" else self.amin()
+        if isinstance(dim, Tensor):
+            raise TypeError(f"{name}(other), the elementwise {name}imum of two tensors, is not supported")
+        if isinstance(dim, (tuple, list)):
+            raise TypeError(f"{name}(dim) takes one dim (an int), got {dim!r}; use a{name}(dim=...) to reduce "
+                            f"over several")
+        d = reduce.wrap_dim(dim, self.ndim)
+        source = self if self.ndim else self.reshape(1)
+        if source.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        pick = source._data.argmax if name == "max" else source._data.argmin
+        index = pick(axis=d, keepdims=True)
+        values = reduce.TakeAlongDim.apply(source, index=index, dim=d, keepdim=keepdim or not self.ndim)
+        indices = index if keepdim or not self.ndim else index.squeeze(d)
+        if not self.ndim:
+            values, indices = values.reshape(()), indices.reshape(())
+        return (MaxResult if name == "max" else MinResult)(values, Tensor._wrap(indices))
+
     def argmax(self, dim=None, keepdim=False):
-        """Indices of the maxima (an integer tensor outside the graph)."""
-        return Tensor._wrap(self.data.argmax(axis=dim, keepdims=keepdim))
+        """Indices of the maxima along ``dim`` (of the flattened tensor without one); outside the graph."""
+        axis = None if dim is None else reduce.wrap_dim(dim, self.ndim)
+        return Tensor._wrap(self._data.argmax(axis=axis, keepdims=keepdim))
+
+    def argmin(self, dim=None, keepdim=False):
+        """Indices of the minima along ``dim`` (of the flattened tensor without one); outside the graph."""
+        axis = None if dim is None else reduce.wrap_dim(dim, self.ndim)
+        return Tensor._wrap(self._data.argmin(axis=axis, keepdims=keepdim))
 
     def softmax(self, dim):
         return softmax.Softmax.apply(self, dim=dim)
@@ -307,11 +546,12 @@ class Tensor:
     def permute(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        return shape_ops.Permute.apply(self, dims=tuple(d % max(self.ndim, 1) for d in dims))
+        return shape_ops.Permute.apply(self, dims=tuple(reduce.wrap_dim(d, self.ndim) for d in dims))
 
     def transpose(self, dim0, dim1):
         """Swap two axes."""
         dims = list(range(self.ndim))
+        dim0, dim1 = reduce.wrap_dim(dim0, self.ndim), reduce.wrap_dim(dim1, self.ndim)
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(dims)
 
@@ -321,10 +561,12 @@ class Tensor:
         return self.permute(tuple(reversed(range(self.ndim))))
 
     def flatten(self, start_dim=0, end_dim=-1):
-        """Merge axes start_dim..end_dim into one (``torch.flatten``'s defaults)."""
+        """Merge axes start_dim..end_dim into one (``torch.flatten``'s defaults and range checks)."""
+        start, end = reduce.wrap_dim(start_dim, self.ndim), reduce.wrap_dim(end_dim, self.ndim)
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         merged = 1
         for n in self.shape[start:end + 1]:
             merged *= n
@@ -337,8 +579,8 @@ class Tensor:
 def _raw_index(index):
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index.data if isinstance(index, Tensor) else index
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    return index._data if isinstance(index, Tensor) else index
 
 
 def matmul(a, b):

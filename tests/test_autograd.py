@@ -49,10 +49,10 @@ def test_gradients_accumulate_and_reset():
     np.testing.assert_allclose(x.grad, [3.0, 3.0, 3.0])
 
 
-def test_same_graph_backward_twice_accumulates():
+def test_same_graph_backward_twice_with_retain_graph_accumulates():
     x = leaf([1.0, -2.0])
     y = (x * x).sum()
-    y.backward()
+    y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_allclose(x.grad, 2 * 2 * x.numpy())
 

@@ -149,10 +149,10 @@ def test_sum_mean(op, data, shape, keepdim):
 
 @SETTINGS
 @given(data=st.data(), shape=shapes(), keepdim=st.booleans())
-def test_max_without_ties(data, shape, keepdim):
+def test_amax_without_ties(data, shape, keepdim):
     dim = data.draw(reduce_dims(len(shape)))
     x = data.draw(distinct_arrays(shape))
-    check(lambda t: t.max(dim=dim, keepdim=keepdim), x)
+    check(lambda t: t.amax(dim=dim, keepdim=keepdim), x)
 
 
 # ----- shape ops --------------------------------------------------------------------------------------------

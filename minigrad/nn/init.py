@@ -11,7 +11,8 @@ For a weight of shape (out, in, *kernel), fan_in = in * prod(kernel) and fan_out
       kaiming_normal_:  N(0, std^2),  std = gain / sqrt(fan)
   with fan = fan_in (mode='fan_in', the default) or fan_out, and gain = calculate_gain(nonlinearity, a).
 
-All functions fill ``tensor.data`` in place from minigrad's seeded generator and return the tensor.
+All functions fill the tensor's array in place (its version goes up, as with any in-place change) from
+minigrad's seeded generator and return the tensor.
 """
 
 import math
@@ -48,9 +49,11 @@ def fan_in_and_fan_out(tensor):
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
-def _fill(tensor, sample):
-    xp = get_array_module(tensor.data)
-    tensor.data = xp.asarray(sample.astype(tensor.dtype))
+def _fill(tensor, values):
+    """Write ``values`` (a NumPy array or a number) into ``tensor``'s array, on its device, and bump its version."""
+    xp = get_array_module(tensor._data)
+    tensor._data[...] = xp.asarray(values, dtype=tensor.dtype)
+    tensor._bump_version()
     return tensor
 
 
@@ -63,9 +66,7 @@ def normal_(tensor, mean=0.0, std=1.0):
 
 
 def constant_(tensor, value):
-    xp = get_array_module(tensor.data)
-    tensor.data = xp.full(tensor.shape, value, dtype=tensor.dtype)
-    return tensor
+    return _fill(tensor, value)
 
 
 def zeros_(tensor):

@@ -4,6 +4,8 @@ Each layer's ``forward`` calls one function of ``minigrad.functional``, whose op
 """
 
 import math
+import operator
+from collections import OrderedDict
 
 import numpy as np
 
@@ -91,20 +93,35 @@ class Dropout(Module):
 
 
 class Sequential(Module):
-    """Modules applied in order; indexable and iterable like a list."""
+    """Modules applied in order, as ``torch.nn.Sequential``; indexable, iterable like a list.
+
+    ``Sequential(a, b, c)`` names the modules '0', '1', '2'; ``Sequential(OrderedDict([("fc", a), ...]))``
+    gives them the dictionary's names. Anything that is not a Module raises TypeError.
+    """
 
     def __init__(self, *modules):
         super().__init__()
-        for i, m in enumerate(modules):
-            setattr(self, str(i), m)
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(modules):
+                self.add_module(str(i), m)
 
     def forward(self, x):
         for m in self._modules.values():
             x = m(x)
         return x
 
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
+    def __getitem__(self, index):
+        """The module at ``index``; a slice gives a list of modules."""
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return modules[index]
+        position = operator.index(index)
+        if not -len(modules) <= position < len(modules):
+            raise IndexError(f"index {position} is out of range for a Sequential of {len(modules)} modules")
+        return modules[position]
 
     def __len__(self):
         return len(self._modules)
@@ -112,12 +129,21 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
+    def append(self, module):
+        """Add ``module`` at the end (named by its position); returns self."""
+        self.add_module(str(len(self)), module)
+        return self
+
 
 class CrossEntropyLoss(Module):
     """``F.cross_entropy`` as a module: loss = CrossEntropyLoss(label_smoothing=0.1)(logits, target)."""
 
     def __init__(self, reduction="mean", label_smoothing=0.0):
         super().__init__()
+        if not isinstance(reduction, str) or reduction not in ("mean", "sum", "none"):
+            # PyTorch's first argument is per-class weights, which minigrad does not implement
+            raise ValueError(f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r} "
+                             f"(per-class weights are not supported)")
         self.reduction, self.label_smoothing = reduction, label_smoothing
 
     def forward(self, input, target):

@@ -18,7 +18,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..backend import to_numpy
-from ..tensor import Tensor, as_array
+from ..tensor import Tensor, as_array, parse_to_arguments
 
 
 class Parameter(Tensor):
@@ -55,6 +55,18 @@ class Module:
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
+
+    def add_module(self, name, module):
+        """Register ``module`` as the sub-module ``name`` (what ``self.name = module`` does), with PyTorch's checks."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if "." in name or not name:
+            raise KeyError(f'module name must not contain "." or be empty, got {name!r}')
+        if name in self.__dict__ and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        setattr(self, name, module)
 
     def register_buffer(self, name, array):
         """Keep ``array`` as saved, untrained state (``state_dict`` includes it), reachable as ``self.name``."""
@@ -118,18 +130,30 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def to(self, device):
-        """Move every parameter and buffer to ``device`` ("cpu" or "cuda"), in place."""
+    def to(self, *args, device=None, dtype=None):
+        """Move every parameter and buffer to ``device`` and/or cast the floating ones to ``dtype``, in place.
+
+        Takes what ``Tensor.to`` takes: ``model.to("cuda")``, ``model.to(np.float64)``, ``model.to(device=...,
+        dtype=...)``. As in PyTorch, only floating dtypes are allowed, and integer buffers keep their dtype.
+        """
+        device, dtype = parse_to_arguments(args, device, dtype, f"{type(self).__name__}.to")
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
         for _, t in list(self.named_parameters()) + list(self.named_buffers()):
-            t.data = as_array(t.data, device=device)
-            t.grad = None if t.grad is None else as_array(t.grad, device=device)
+            cast = dtype if dtype is not None and t.dtype.kind == "f" else None
+            moved = as_array(t._data, dtype=cast, device=device)
+            if moved is not t._data:
+                t._data = moved
+                t._bump_version()
+            if t.grad is not None:
+                t.grad = as_array(t.grad, dtype=cast, device=device)
         return self
 
     # ----- saving and loading ------------------------------------------------------------------------------
     def state_dict(self):
         """Ordered mapping of dotted names to NumPy copies of every parameter and buffer."""
-        state = OrderedDict((n, to_numpy(p.data).copy()) for n, p in self.named_parameters())
-        state.update((n, to_numpy(b.data).copy()) for n, b in self.named_buffers())
+        state = OrderedDict((n, to_numpy(p._data).copy()) for n, p in self.named_parameters())
+        state.update((n, to_numpy(b._data).copy()) for n, b in self.named_buffers())
         return state
 
     def load_state_dict(self, state_dict, strict=True):
@@ -152,7 +176,8 @@ class Module:
             if value.shape != target.shape:
                 raise ValueError(f"cannot load '{name}': the checkpoint has shape {value.shape}, "
                                  f"this {type(self).__name__} expects {tuple(target.shape)}")
-            target.data = as_array(value.astype(target.dtype, copy=True), device=target.device)
+            target._data[...] = as_array(value.astype(target.dtype), device=target.device)   # in place, as copy_
+            target._bump_version()
 
     # ----- printing ----------------------------------------------------------------------------------------
     def extra_repr(self):

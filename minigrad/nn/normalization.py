@@ -10,6 +10,7 @@ The math (forward and the derivation of the backward) is in ``minigrad.ops.batch
 import numpy as np
 
 from ..ops.batchnorm import batch_norm
+from . import init
 from .module import Module, Parameter
 
 
@@ -51,17 +52,17 @@ class _BatchNorm(Module):
     def reset_running_stats(self):
         """Running mean 0, running variance 1, no batches seen."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
 
     def reset_parameters(self):
         """PyTorch's initialisation: the running statistics reset, weight 1 and bias 0."""
         self.reset_running_stats()
         if self.weight is not None:
-            self.weight.data[...] = 1
+            init.ones_(self.weight)
         if self.bias is not None:
-            self.bias.data[...] = 0
+            init.zeros_(self.bias)
 
     def forward(self, x):
         name, shape = type(self).__name__, tuple(x.shape)
@@ -73,13 +74,14 @@ class _BatchNorm(Module):
         counting = self.training and self.track_running_stats
         momentum = self.momentum
         if momentum is None:  # cumulative moving average: the k-th batch gets weight 1/k
-            momentum = 1.0 / (int(self.num_batches_tracked.data) + 1) if counting else 0.0
+            momentum = 1.0 / (int(self.num_batches_tracked._data) + 1) if counting else 0.0
         # Batch statistics in training, and always when no running statistics are kept.
         use_batch_stats = self.training or self.running_mean is None
         y = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                        training=use_batch_stats, momentum=momentum, eps=self.eps)
         if counting:
-            self.num_batches_tracked.data += 1  # in place, once the step has succeeded (0-d int64 array)
+            self.num_batches_tracked._data += 1  # in place, once the step has succeeded (0-d int64 array)
+            self.num_batches_tracked._bump_version()
         return y
 
     def extra_repr(self):

@@ -1,7 +1,7 @@
 """The differentiable ops, one family per module; each op is a ``Function`` with forward and backward.
 
     elementwise  add, sub, mul, div, neg, pow, exp, log, sqrt, tanh, sigmoid, relu
-    reduce       sum, mean, max
+    reduce       sum, mean, amax, amin, and the values of max(dim) and min(dim)
     shape        reshape, permute, getitem, concatenate, stack
     linear       matmul, linear (x W^T + b)
     softmax      softmax, log_softmax, cross_entropy

@@ -11,7 +11,7 @@ import functools
 import math
 
 from .. import kernels
-from ..autograd import Function
+from ..autograd import Function, check_dtype
 from ..kernels import channels_last
 from ..backend import get_array_module
 from ..kernels import batchnorm as bn_kernels
@@ -148,18 +148,22 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     See :class:`BatchNorm` for the forward and backward math.
     """
     x = input if isinstance(input, Tensor) else Tensor(input)
-    running_mean, running_var = _raw(running_mean), _raw(running_var)
-    check_arguments(x, running_mean, running_var, weight, bias, training)
-    xp = get_array_module(x.data)
+    check_arguments(x, _raw(running_mean), _raw(running_var), weight, bias, training)
+    xp = get_array_module(x._data)
     channels = x.shape[1]
     weight = Tensor._wrap(xp.ones(channels, x.dtype)) if weight is None else _tensor(weight)
     bias = Tensor._wrap(xp.zeros(channels, x.dtype)) if bias is None else _tensor(bias)
-    return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
-                           training=bool(training), momentum=momentum, eps=eps)
+    y = BatchNorm.apply(x, weight, bias, running_mean=_raw(running_mean), running_var=_raw(running_var),
+                        training=bool(training), momentum=momentum, eps=eps)
+    if training:  # the running statistics were written in place: their Tensors' versions go up
+        for t in (running_mean, running_var):
+            if isinstance(t, Tensor):
+                t._bump_version()
+    return y
 
 
 def _raw(t):
-    return t.data if isinstance(t, Tensor) else t
+    return t._data if isinstance(t, Tensor) else t
 
 
 def _tensor(t):
@@ -167,12 +171,11 @@ def _tensor(t):
 
 
 def check_arguments(x, running_mean, running_var, weight, bias, training):
-    """Raise a clear error, naming the expected and received shapes, for any input batch_norm cannot take."""
+    """Raise a clear error, naming the expected and received shapes, for any input batch_norm cannot take
+    (the dtypes of the Tensor inputs are checked by ``BatchNorm.apply``, as for every op)."""
     shape = tuple(x.shape)
     if x.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C), (N, C, L) or (N, C, H, W), got {shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"batch_norm expects a floating-point input, got dtype {x.dtype}")
     channels = shape[1]
     for name, v in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)]:
@@ -182,8 +185,8 @@ def check_arguments(x, running_mean, running_var, weight, bias, training):
             received = tuple(v.shape) if hasattr(v, "shape") else type(v).__name__
             raise ValueError(f"batch_norm expects {name} of shape (C,) = ({channels},) for input of shape "
                              f"{shape} with C = {channels} channels, got {received}")
-        if name.startswith("running") and v.dtype.kind != "f":
-            raise TypeError(f"batch_norm expects a floating-point {name}, got dtype {v.dtype}")
+        if name.startswith("running"):
+            check_dtype("batch_norm", v.dtype, name)   # the input, weight and bias: by Function.apply
     if training and shape[0] * math.prod(shape[2:]) <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input of shape {shape}")
     if not training and (running_mean is None or running_var is None):

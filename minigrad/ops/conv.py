@@ -7,6 +7,10 @@ columns left and right. The output size along one axis is
     OH = floor((H + 2 ph - dh (KH - 1) - 1) / sh) + 1          (and likewise OW)
 """
 
+import operator
+
+import numpy as np
+
 from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
@@ -15,14 +19,27 @@ from ..kernels.im2col import (col2im_cuda, col2im_numba, col2im_reference, im2co
                               im2col_reference)
 
 
+def as_integer(value):
+    """``value`` as a Python int if it is an integer of any type (int, ``np.int64``, anything with
+    ``__index__``), else None. Bools are not integers here: ``stride=True`` is a mistake, not 1."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def pair(value, name, minimum):
-    """``value`` as a pair of ints, each at least ``minimum`` (an int stands for both axes)."""
-    pair_ = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair_) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair_):
+    """``value`` (an integer, or a pair of integers for height and width) as a pair of Python ints >= ``minimum``."""
+    single = as_integer(value)
+    items = (single, single) if single is not None else value
+    ints = tuple(map(as_integer, items)) if isinstance(items, (tuple, list)) else ()
+    if len(ints) != 2 or None in ints:
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(pair_) < minimum:
+    if min(ints) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return pair_
+    return ints
 
 
 def output_size(size, kernel, stride, padding, dilation):
@@ -43,8 +60,8 @@ def check_conv_shapes(x, weight, bias, padding, dilation):
                          f"expects {weight.shape[1]} (shape {tuple(weight.shape)})")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"conv2d expects bias of shape ({weight.shape[0]},), got {tuple(bias.shape)}")
-    if x.dtype != weight.dtype or x.dtype.kind != "f":
-        raise TypeError(f"conv2d expects floating input and weight of one dtype, got {x.dtype} and {weight.dtype}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"conv2d expects input and weight of one dtype, got {x.dtype} and {weight.dtype}")
     for axis, name in ((0, "height"), (1, "width")):
         span = dilation[axis] * (weight.shape[2 + axis] - 1) + 1
         padded = x.shape[2 + axis] + 2 * padding[axis]

@@ -4,7 +4,7 @@ Notation: y is the output, g = dL/dy the upstream gradient, products are element
 """
 
 from .. import kernels
-from ..autograd import Function
+from ..autograd import NUMERIC, Function
 from ..backend import get_array_module
 from ..kernels.relu import relu_backward_cuda, relu_backward_numba, relu_backward_reference
 from .broadcast import sum_to_shape
@@ -12,6 +12,8 @@ from .broadcast import sum_to_shape
 
 class Add(Function):
     """y = a + b.   dL/da = g,  dL/db = g  (each summed back over broadcast axes)."""
+
+    dtypes = NUMERIC
 
     @staticmethod
     def forward(ctx, a, b):
@@ -27,6 +29,8 @@ class Add(Function):
 class Sub(Function):
     """y = a - b.   dL/da = g,  dL/db = -g."""
 
+    dtypes = NUMERIC
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
@@ -40,6 +44,8 @@ class Sub(Function):
 
 class Mul(Function):
     """y = a * b.   dL/da = g * b,  dL/db = g * a."""
+
+    dtypes = NUMERIC
 
     @staticmethod
     def forward(ctx, a, b):
@@ -56,6 +62,8 @@ class Mul(Function):
 
 class Div(Function):
     """y = a / b.   dL/da = g / b,  dL/db = -g * a / b^2 = -g * y / b."""
+
+    dtypes = NUMERIC
 
     @staticmethod
     def forward(ctx, a, b):
@@ -74,6 +82,8 @@ class Div(Function):
 class Neg(Function):
     """y = -x.   dL/dx = -g."""
 
+    dtypes = NUMERIC
+
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -85,6 +95,8 @@ class Neg(Function):
 
 class Pow(Function):
     """y = x^p for a constant exponent p.   dL/dx = g * p * x^(p-1)."""
+
+    dtypes = NUMERIC
 
     @staticmethod
     def forward(ctx, x, exponent):
@@ -183,9 +195,12 @@ class ReLU(Function):
     CuPy kernel on a GPU (``minigrad.kernels.relu``).
     """
 
+    dtypes, name = NUMERIC, "relu"
+
     @staticmethod
     def forward(ctx, x):
-        y = get_array_module(x).maximum(x, 0)
+        xp = get_array_module(x)
+        y = xp.asarray(xp.maximum(x, 0))        # asarray: NumPy gives a scalar for a 0-d x
         ctx.save_for_backward(y)
         return y
 

@@ -4,7 +4,7 @@ Both stay on BLAS (``xp.matmul``): the arithmetic is all in the products, and Nu
 optimised sgemm/dgemm.
 """
 
-from ..autograd import Function
+from ..autograd import NUMERIC, Function
 from ..backend import get_array_module
 from .broadcast import sum_to_shape
 
@@ -22,6 +22,8 @@ class MatMul(Function):
         dL/dB = A^T @ G        (..., k, n) @ (..., n, m)
     followed by a sum over any batch axes that were broadcast.
     """
+
+    dtypes, name = NUMERIC, "matmul"
 
     @staticmethod
     def forward(ctx, a, b):

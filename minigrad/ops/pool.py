@@ -35,6 +35,7 @@ from ..kernels.pool import (adaptive_avg_pool2d_backward_cuda, adaptive_avg_pool
                             max_pool2d_backward_cuda, max_pool2d_backward_numba, max_pool2d_backward_reference,
                             max_pool2d_forward_cuda, max_pool2d_forward_numba, max_pool2d_forward_reference)
 from ..tensor import Tensor
+from .conv import as_integer
 
 AXES = ("height", "width")
 
@@ -42,16 +43,17 @@ AXES = ("height", "width")
 # ----- checking and normalising the settings ------------------------------------------------------------------
 
 def pair(value, name, op, minimum):
-    """``value`` (an int, or a pair of ints for height and width) as a pair of Python ints >= ``minimum``."""
-    items = (value, value) if isinstance(value, numbers.Integral) else value
-    if (isinstance(value, bool) or not isinstance(items, (tuple, list)) or len(items) != 2
-            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items)):
+    """``value`` (an integer of any type, or a pair of them for height and width) as a pair of Python ints
+    >= ``minimum``; bools, floats and other types raise, naming ``op`` and the setting."""
+    single = as_integer(value)
+    items = (single, single) if single is not None else value
+    ints = tuple(map(as_integer, items)) if isinstance(items, (tuple, list)) else ()
+    if len(ints) != 2 or None in ints:
         raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    items = (int(items[0]), int(items[1]))
-    if min(items) < minimum:
+    if min(ints) < minimum:
         kind = "positive" if minimum == 1 else "non-negative"
         raise ValueError(f"{op}: {name} must be {kind}, got {value!r}")
-    return items
+    return ints
 
 
 def pool_settings(op, kernel_size, stride=None, padding=0, dilation=1):
@@ -70,13 +72,12 @@ def pool_settings(op, kernel_size, stride=None, padding=0, dilation=1):
 
 
 def check_image_input(op, x):
-    """Raise unless x is a non-empty (N, C, H, W) or (C, H, W) floating array (N may be 0, as in PyTorch)."""
+    """Raise unless x is a non-empty (N, C, H, W) or (C, H, W) array (N may be 0, as in PyTorch); its dtype
+    was checked when the op was applied (``Function.dtypes``)."""
     if x.ndim not in (3, 4):
         raise ValueError(f"{op} expected (N, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
     if min(x.shape[-3:]) < 1:
         raise ValueError(f"{op} expected non-empty channels, height and width, got shape {tuple(x.shape)}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op} expects a floating-point input, got dtype {x.dtype}")
 
 
 def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):

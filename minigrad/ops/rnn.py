@@ -32,7 +32,7 @@ The Tensor-level functions, with PyTorch's arguments:
 """
 
 from .. import kernels
-from ..autograd import Function
+from ..autograd import Function, check_dtype
 from ..backend import get_array_module
 from ..kernels import rnn as rnn_kernels
 from ..threads import one_blas_thread
@@ -422,9 +422,10 @@ def check_weights(name, mode, weight_ih, weight_hh, bias_ih, bias_hh, input_size
 
 
 def check_dtypes(name, tensors):
-    """Raise a TypeError unless every tensor given (None entries skipped) has one floating dtype."""
+    """Raise a TypeError unless every tensor given (None entries skipped) has one dtype, float32 or float64."""
     dtypes = [t.dtype for t in tensors if t is not None]
-    if dtypes[0].kind != "f" or any(d != dtypes[0] for d in dtypes):
+    check_dtype(name, dtypes[0])
+    if any(d != dtypes[0] for d in dtypes):
         raise TypeError(f"{name} expects floating input, states and weights of one dtype, got "
                         f"{sorted({str(d) for d in dtypes})}")
 
@@ -501,7 +502,7 @@ def _tensor(t):
 
 def _zeros(like, shape):
     """A Tensor of zeros that wants no gradient: a missing state or bias."""
-    return Tensor._wrap(get_array_module(like.data).zeros(shape, dtype=like.dtype))
+    return Tensor._wrap(get_array_module(like._data).zeros(shape, dtype=like.dtype))
 
 
 def state_pair(hx, name):

@@ -6,12 +6,14 @@ it became. So backward applies the inverse movement (reshape back, inverse permu
 
 import itertools
 
-from ..autograd import Function
+from ..autograd import ANY, Function
 from ..backend import get_array_module
 
 
 class Reshape(Function):
     """y = x viewed with a new shape (same elements, row-major order).   dL/dx = g reshaped to x's shape."""
+
+    dtypes, view = ANY, True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -29,6 +31,8 @@ class Reshape(Function):
 
 class Permute(Function):
     """y = x with axes reordered: y.shape[i] = x.shape[dims[i]].   dL/dx = g permuted by the inverse order."""
+
+    dtypes, view = ANY, True
 
     @staticmethod
     def forward(ctx, x, dims):
@@ -50,6 +54,8 @@ class GetItem(Function):
     the same element twice; its gradients must then add up, which ``xp.add.at`` does (plain assignment
     would keep only the last one).
     """
+
+    dtypes, view = ANY, True  # basic indexing gives a view, an index array a copy
 
     @staticmethod
     def forward(ctx, x, index):
@@ -78,6 +84,8 @@ def has_array_index(index):
 class Concatenate(Function):
     """y = [x1, x2, ...] joined along ``dim``.   dL/dxk = the slice of g that xk occupies."""
 
+    dtypes, name = ANY, "cat"
+
     @staticmethod
     def forward(ctx, *xs, dim=0):
         xp = get_array_module(*xs)
@@ -98,6 +106,8 @@ class Concatenate(Function):
 
 class Stack(Function):
     """y = x1, x2, ... stacked along a new axis ``dim``.   dL/dxk = g[..., k, ...] (index k along ``dim``)."""
+
+    dtypes = ANY
 
     @staticmethod
     def forward(ctx, *xs, dim=0):

@@ -23,7 +23,8 @@ import minigrad  # noqa: E402,F401  (before NumPy: see minigrad/threads.py)
 import numpy as np  # noqa: E402
 from minigrad import metrics  # noqa: E402
 from minigrad.report import markdown_table, plot_curves, save_json  # noqa: E402
-from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.experiment import (example_parser, load_splits, parse_example_args, run_options,  # noqa: E402
+                               train_and_evaluate)
 from models.console import run  # noqa: E402
 
 PAPER = "Blood cell classification with a double convolution layer neural network (DCLNN)"
@@ -112,8 +113,7 @@ def main(argv=None):
     for task in args.tasks:
         splits = load_splits(args.data, args.limit, args.seed, task=task)
         baselines = run_baselines(splits, log=lambda text: print(f"{task} {text}"))
-        networks = {pool: train_and_evaluate(name, splits, out, seed=args.seed, resume=args.resume,
-                                             progress=not args.no_progress, device=args.device, tag=f"{name}_{task}",
+        networks = {pool: train_and_evaluate(name, splits, out, **run_options(args), tag=f"{name}_{task}", task=task,
                                              epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
                     for pool, name in (("max", "dclnn"), ("average", "dclnn_avg"))}
         scores = {"NB": baselines["NB"]["scores"], "SVM": baselines["SVM"]["scores"],

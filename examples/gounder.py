@@ -7,7 +7,7 @@ The model and the choices the report leaves open are described in models/gounder
 (Keras defaults), cross-entropy, batch 32, up to 15 epochs, early stopping on the validation loss with
 the best weights restored. Writes into --out: report.json, report.md (test accuracy, precision, recall,
 F1, the classification report and the report's own figures beside ours), curves.png, confusion_gounder_cnn.png,
-and checkpoint_gounder_cnn.pkl after every epoch (--resume continues from it).
+and checkpoint_gounder_cnn.npz after every epoch (--resume continues from it).
 """
 
 import sys
@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a cl
 
 import minigrad  # noqa: E402,F401  (before NumPy: see minigrad/threads.py)
 from minigrad.report import markdown_table, plot_curves, save_json  # noqa: E402
-from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.experiment import (example_parser, load_splits, parse_example_args, run_options,  # noqa: E402
+                               train_and_evaluate)
 from models.console import run  # noqa: E402
 
 PAPER = "Gounder, CNN Classification of Blood Cell Types (DS 224 report, 2025)"
@@ -47,9 +48,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     splits = load_splits(args.data, args.limit, args.seed)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    r = train_and_evaluate("gounder_cnn", splits, out, seed=args.seed, resume=args.resume,
-                           progress=not args.no_progress, device=args.device,
-                           epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
+    r = train_and_evaluate("gounder_cnn", splits, out, **run_options(args), epochs=args.epochs, lr=args.lr,
+                           batch_size=args.batch_size)
     plot_curves({"Gounder CNN": r["history"]}, out / "curves.png", title="Gounder's CNN on BloodMNIST (minigrad)")
     save_json(out / "report.json", {"paper": PAPER, "started": started, "seed": args.seed,
                                     "train_images": len(splits["train"]), "reported": REPORTED, "result": r})

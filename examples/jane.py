@@ -15,6 +15,7 @@ branch starts from ImageNet weights; here both branches start from scratch (mode
 Writes into --out: report.json, report.md, cv_curves.png, confusion_<run>.png and checkpoints (--resume).
 """
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,8 @@ import minigrad  # noqa: E402,F401  (before NumPy: see minigrad/threads.py)
 import numpy as np  # noqa: E402
 from minigrad.data import BloodMNIST, stratified_kfold  # noqa: E402
 from minigrad.report import _pyplot, markdown_table, save_json  # noqa: E402
-from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.experiment import (example_parser, load_splits, parse_example_args, run_options,  # noqa: E402
+                               train_and_evaluate)
 from models.console import run  # noqa: E402
 
 PAPER = "Jane, Sudha & Soundarraaj, Deep learning approach to identify abnormalities in blood cell images (2022)"
@@ -43,8 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--lrs", type=float, nargs="+", default=[0.01, 0.001], help="learning rates to cross-validate")
     p.add_argument("--cv-epochs", type=int, help="epochs per fold (default: as --epochs, or the paper's)")
     args = parse_example_args(p, argv)
-    if args.folds < 2 or any(lr <= 0 for lr in args.lrs):
-        p.error(f"--folds must be at least 2 and --lrs positive, got {args.folds} and {args.lrs}")
+    if args.folds < 2 or not all(0 < lr < math.inf for lr in args.lrs):
+        p.error(f"--folds must be at least 2 and --lrs finite and positive, got {args.folds} and {args.lrs}")
     if args.cv_epochs is not None and args.cv_epochs < 1:
         p.error(f"--cv-epochs must be at least 1, got {args.cv_epochs}")
     return args
@@ -56,8 +58,7 @@ def cross_validate(name, lr, data, args, out):
     for k, (train_idx, val_idx) in enumerate(stratified_kfold(data.labels, args.folds, seed=args.seed)):
         held_out = data.select(val_idx, split=f"fold {k + 1}")
         splits = {"train": data.select(train_idx, split="train"), "val": held_out, "test": held_out}
-        r = train_and_evaluate(name, splits, out / "cv", seed=args.seed + k, resume=args.resume,
-                               progress=not args.no_progress, device=args.device,
+        r = train_and_evaluate(name, splits, out / "cv", **{**run_options(args), "seed": args.seed + k},
                                tag=f"{name}_lr{lr:g}_fold{k + 1}", task="wbc4",
                                epochs=args.cv_epochs or args.epochs, lr=lr, batch_size=args.batch_size)
         folds.append({key: r["test"][source] for key, source in FOLD_METRICS})
@@ -127,8 +128,7 @@ def main(argv=None):
     # The test-split model of each architecture trains at the rate with the best cross-validated accuracy:
     # chosen on the folds, never on the test split.
     chosen = {name: max(args.lrs, key=lambda lr: cv[name][str(lr)]["summary"]["accuracy"]["mean"]) for name in cv}
-    test = {name: train_and_evaluate(name, splits, out, seed=args.seed, resume=args.resume,
-                                     progress=not args.no_progress, device=args.device, task="wbc4", epochs=args.epochs,
+    test = {name: train_and_evaluate(name, splits, out, **run_options(args), task="wbc4", epochs=args.epochs,
                                      lr=chosen[name], batch_size=args.batch_size, best_checkpoint="val_loss")
             for name in args.models}
     plot_cv(cv, args.lrs, out / "cv_curves.png")

@@ -7,7 +7,7 @@ split, and fill in the paper's Table 2.
 
 Writes into --out: report.json (every figure), report.md (Table 2 with a column per model, then per-class
 tables), curves.png (loss and accuracy per epoch of both models), confusion_<model>.png, and
-checkpoint_<model>.pkl after every epoch, from which --resume continues.
+checkpoint_<model>.npz after every epoch, from which --resume continues.
 """
 
 import sys
@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a cl
 
 import minigrad  # noqa: E402,F401  (before NumPy: see minigrad/threads.py)
 from minigrad.report import markdown_table, plot_curves, save_json  # noqa: E402
-from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.experiment import (example_parser, load_splits, parse_example_args, run_options,  # noqa: E402
+                               train_and_evaluate)
 from models.console import run  # noqa: E402
 
 PAPER = "Pinto & Silva, Blood Cell Classification Using Deep Learning: MLNN and CNN Architectures"
@@ -93,9 +94,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     splits = load_splits(args.data, args.limit, args.seed)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    results = {name: train_and_evaluate(name, splits, out, seed=args.seed, resume=args.resume,
-                                        progress=not args.no_progress, device=args.device,
-                                        epochs=args.epochs, lr=args.lr,
+    results = {name: train_and_evaluate(name, splits, out, **run_options(args), epochs=args.epochs, lr=args.lr,
                                         batch_size=args.batch_size)
                for name in args.models}
     write_report(out, results, args, splits, started)

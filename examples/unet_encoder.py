@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a cl
 
 import minigrad  # noqa: E402,F401  (before NumPy: see minigrad/threads.py)
 from minigrad.report import markdown_table, plot_curves, save_json  # noqa: E402
-from models.experiment import example_parser, load_splits, parse_example_args, train_and_evaluate  # noqa: E402
+from models.experiment import (example_parser, load_splits, parse_example_args, run_options,  # noqa: E402
+                               train_and_evaluate)
 from models.console import run  # noqa: E402
 
 PAPER = "Medical Blood Cell Image Classification using U-Net Encoder Based Deep Learning Model"
@@ -85,9 +86,7 @@ def main(argv=None):
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     results = {}
     for name in args.models:
-        results[name] = train_and_evaluate(name, splits, out, seed=args.seed, resume=args.resume,
-                                           progress=not args.no_progress, device=args.device,
-                                           epochs=args.epochs, lr=args.lr,
+        results[name] = train_and_evaluate(name, splits, out, **run_options(args), epochs=args.epochs, lr=args.lr,
                                            batch_size=args.batch_size)
         save_json(out / "report.json", {"paper": PAPER, "started": started, "seed": args.seed,
                                         "train_images": len(splits["train"]), "models": results})

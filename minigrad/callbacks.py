@@ -12,7 +12,7 @@ checkpoint, so a resumed run remembers, say, the best validation loss seen so fa
 import copy
 import math
 
-from .checkpoint import save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 
 
 def improvement_mode(monitor):
@@ -86,7 +86,11 @@ class EarlyStopping(MonitorBest):
 
 class BestCheckpoint(MonitorBest):
     """Write the model's weights to ``path`` (atomically) whenever ``monitor`` improves; with
-    ``restore`` (the default) load them back into the model when training ends."""
+    ``restore`` (the default) load them back into the model when training ends.
+
+    Before each write it asks the trainer to check that the weights, buffers and optimizer state are finite
+    (``trainer.check_finite``, a :class:`~minigrad.errors.DivergenceError` if not), so a diverged epoch never
+    replaces the best weights on disk."""
 
     def __init__(self, path, monitor="val_accuracy", mode=None, restore=True):
         super().__init__(monitor, mode)
@@ -95,13 +99,13 @@ class BestCheckpoint(MonitorBest):
     def on_epoch_end(self, trainer, record):
         value = self.value(record)
         if self.improved(value):
+            trainer.check_finite(record)
             self.best, self.best_epoch = value, record["epoch"]
             save_checkpoint(self.path, {"model": trainer.model.state_dict(), "epoch": record["epoch"],
                                         self.monitor: value, "meta": trainer.meta})
 
     def on_train_end(self, trainer):
         if self.restore and self.best_epoch is not None:
-            from .checkpoint import load_checkpoint
             trainer.model.load_state_dict(load_checkpoint(self.path)["model"])
             trainer.log(f"restored the best weights (epoch {self.best_epoch}, {self.monitor} {self.best:.4f}) "
                         f"from {self.path}")

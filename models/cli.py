@@ -4,46 +4,63 @@
     minigrad train cnn --epochs 15 --out results/cnn        train a registered model with its paper's recipe
     minigrad train dclnn --task wbc4 --limit 2000 --epochs 3
     minigrad train cnn --out results/cnn --resume           continue an interrupted run
-    minigrad evaluate results/cnn/checkpoint_cnn.pkl --split val
+    minigrad train cnn --out results/cnn --resume --lr 1e-4 --change lr     ... at another learning rate
+    minigrad evaluate results/cnn/checkpoint_cnn.npz --split val
+    minigrad convert-checkpoint old/checkpoint_cnn.pkl old/checkpoint_cnn.npz    an older pickle checkpoint
 
 ``train`` writes into --out the checkpoint after every epoch, report.json, report.md, curves.png and
-confusion_<model>.png. ``evaluate`` rebuilds the model a checkpoint names, loads its weights and writes
-the same metrics for the chosen split into evaluation_<checkpoint>_<split>.{json,md} beside the checkpoint
-(or in --out). A run's best_<model>.pkl (kept when the recipe restores the best epoch) evaluates the same way.
+confusion_<model>.png. It holds a lock on --out meanwhile, and refuses to start where a run of the model
+already is unless --resume (continue it, with its recorded settings; --change SETTING applies a new one)
+or --overwrite (replace it) says what to do. ``evaluate`` rebuilds the model a checkpoint names, loads its
+weights and writes the same metrics for the chosen split into evaluation_<checkpoint>_<split>.{json,md}
+beside the checkpoint (or in --out). A run's best_<model>.npz (kept when the recipe restores the best epoch)
+evaluates the same way.
 """
 
 import argparse
+import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import minigrad  # noqa: F401  (before NumPy: see minigrad/threads.py)
 from minigrad import metrics
-from minigrad.checkpoint import load_checkpoint
+from minigrad.checkpoint import convert_pickle_checkpoint, fitting, load_checkpoint
 from minigrad.data import TASKS, normalize
+from minigrad.errors import CheckpointError
 from minigrad.report import markdown_table, plot_curves, save_json
+from minigrad.rundir import RunLock
 
 from . import experiment, registry
 from .console import run
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def integer_at_least(lowest, what):
+    """An argparse type: an integer of at least ``lowest``, or a usage error saying ``what`` was expected."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+    return parse
+
+
+positive_int = integer_at_least(1, "a positive integer")
+non_negative_int = integer_at_least(0, "a non-negative integer")
 
 
 def positive_float(text):
+    """A finite number above zero (``inf`` and ``nan`` are refused: no rate can be either)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {value}")
     return value
 
 
@@ -65,12 +82,12 @@ def build_parser():
     train.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
     train.add_argument("--batch-size", type=positive_int, help="override the recipe's batch size")
     train.add_argument("--lr", type=positive_float, help="override the recipe's learning rate")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=non_negative_int, default=0)
     train.add_argument("--limit", type=positive_int, help="train on a stratified subset of this many images")
     train.add_argument("--task", choices=sorted(TASKS), help="train on a subset of the classes (default: all 8)")
     train.add_argument("--data", help="path to bloodmnist.npz (default: the MedMNIST cache)")
     train.add_argument("--out", help="folder for checkpoints and the report (default: results/MODEL)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    experiment.add_run_options(train)
     train.add_argument("--device", type=device_name, default="cpu", help="cpu or cuda")
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -80,6 +97,11 @@ def build_parser():
     evaluate.add_argument("--data", help="path to bloodmnist.npz (default: the MedMNIST cache)")
     evaluate.add_argument("--out", type=Path, help="folder for the report (default: the checkpoint's folder)")
     evaluate.add_argument("--device", type=device_name, default="cpu")
+
+    convert = commands.add_parser("convert-checkpoint", help="rewrite a pickle checkpoint of an older minigrad "
+                                  "in today's safe format (unpickles it: only for files you made yourself)")
+    convert.add_argument("src", type=Path, help="the old pickle checkpoint (.pkl)")
+    convert.add_argument("dst", type=Path, help="the new checkpoint (.npz); SRC itself to convert in place")
     return parser
 
 
@@ -115,16 +137,19 @@ def single_report(out, title, result, split, stem="report", confusion="confusion
 
 
 def train(args):
+    """``minigrad train``: train, evaluate and write the report, holding the lock on --out throughout."""
     out = Path(args.out or f"results/{args.model}")
-    splits = experiment.load_splits(args.data, args.limit, args.seed, task=args.task)
-    started = time.strftime("%Y-%m-%d %H:%M:%S")
-    result = experiment.train_and_evaluate(args.model, splits, out, seed=args.seed, resume=args.resume,
-                                           progress=not args.no_progress, task=args.task, device=args.device,
-                                           epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
-    result["started"] = started
-    plot_curves({args.model: result["history"]}, out / "curves.png", title=f"{args.model} on BloodMNIST (minigrad)")
-    single_report(out, f"{args.model} on BloodMNIST ({registry.model_info(args.model)['paper']})", result, "test",
-                  confusion=f"confusion_{args.model}.png")
+    with RunLock(out):
+        splits = experiment.load_splits(args.data, args.limit, args.seed, task=args.task)
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        result = experiment.train_and_evaluate(args.model, splits, out, **experiment.run_options(args),
+                                               task=args.task, epochs=args.epochs, lr=args.lr,
+                                               batch_size=args.batch_size)
+        result["started"] = started
+        plot_curves({args.model: result["history"]}, out / "curves.png",
+                    title=f"{args.model} on BloodMNIST (minigrad)")
+        single_report(out, f"{args.model} on BloodMNIST ({registry.model_info(args.model)['paper']})", result,
+                      "test", confusion=f"confusion_{args.model}.png")
     print(f"{args.model}: test accuracy {result['test']['accuracy']:.4f}, ROC AUC {result['test']['roc_auc_ovr']:.4f}; "
           f"report written to {out / 'report.md'}")
 
@@ -133,10 +158,11 @@ def evaluate(args):
     state = load_checkpoint(args.checkpoint)
     meta = state.get("meta") or {}
     if "model" not in meta:
-        raise SystemExit(f"{args.checkpoint} does not say which model it holds (no 'meta' entry); it was not "
-                         "written by `minigrad train` or the examples")
+        raise CheckpointError(f"{args.checkpoint} does not say which model it holds (no 'meta' entry); it was "
+                              "not written by `minigrad train` or the examples")
     model = registry.create_model(meta["model"], **meta.get("model_kwargs", {}))
-    model.load_state_dict(state["model"])
+    with fitting(args.checkpoint, f"the model it names ({meta['model']})"):
+        model.load_state_dict(state["model"])
     if args.device != "cpu":
         model.to(args.device)
     split = experiment.load_splits(args.data, task=meta.get("task"))[args.split]
@@ -154,12 +180,23 @@ def evaluate(args):
           f"ROC AUC {result['test']['roc_auc_ovr']:.4f}; report written to {out / f'evaluation_{tag}.md'}")
 
 
+def convert_checkpoint(args):
+    """``minigrad convert-checkpoint SRC DST``: the one command that unpickles, and only the file named."""
+    if args.dst.exists() and args.dst.resolve() != args.src.resolve():
+        raise CheckpointError(f"{args.dst} already exists; name a new file (or SRC itself to convert in place)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)         # the message printed below says the same
+        print(convert_pickle_checkpoint(args.src, args.dst))
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "device", "cpu") == "cuda":
         experiment.check_cuda(parser)       # a clear message now, not after loading the data
-    {"models": lambda a: list_models(), "train": train, "evaluate": evaluate}[args.command](args)
+    commands = {"models": lambda a: list_models(), "train": train, "evaluate": evaluate,
+                "convert-checkpoint": convert_checkpoint}
+    commands[args.command](args)
 
 
 def entry(argv=None):

@@ -85,7 +85,7 @@ def test_example_writes_the_report(one_epoch_run):
     assert f"{report['models']['cnn']['test']['accuracy']:.4f}" in md
 
     assert is_png(out / "curves.png")
-    state = load_checkpoint(out / "checkpoint_mlnn.pkl")
+    state = load_checkpoint(out / "checkpoint_mlnn.npz")
     assert state["epoch"] == 1 and len(state["history"]) == 1
 
 
@@ -98,8 +98,8 @@ def test_resume_gives_the_same_run_as_training_straight_through(example, one_epo
     shutil.copytree(one_epoch_run, resumed)                      # stopped after epoch 1 ...
     example.main(QUICK + ["--epochs", "2", "--resume", "--out", str(resumed)])   # ... and continued
 
-    a = load_checkpoint(straight / "checkpoint_mlnn.pkl")
-    b = load_checkpoint(resumed / "checkpoint_mlnn.pkl")
+    a = load_checkpoint(straight / "checkpoint_mlnn.npz")
+    b = load_checkpoint(resumed / "checkpoint_mlnn.npz")
     assert a["epoch"] == b["epoch"] == 2
     assert list(a["model"]) == list(b["model"])
     for name in a["model"]:
@@ -120,13 +120,22 @@ def test_resume_gives_the_same_run_as_training_straight_through(example, one_epo
     assert report_a["test"]["confusion_matrix"] == report_b["test"]["confusion_matrix"]
 
 
-@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--lr", "-1"], ["--lr", "0"], ["--batch-size", "0"],
-                                  ["--limit", "-5"], ["--models", "vgg"], ["--epochs", "two"]])
-def test_bad_command_line_arguments_exit(example, argv, tmp_path, capsys):
+@pytest.mark.parametrize("argv,message", [
+    (["--epochs", "0"], "--epochs must be a positive integer, got 0"), (["--lr", "-1"], "--lr must be a finite"),
+    (["--lr", "0"], "--lr must be a finite"), (["--batch-size", "0"], "--batch-size must be a positive integer"),
+    (["--limit", "-5"], "--limit must be a positive integer"), (["--models", "vgg"], "invalid choice: 'vgg'"),
+    (["--epochs", "two"], "invalid int value: 'two'"),
+    (["--lr", "inf"], "--lr must be a finite positive number, got inf"),
+    (["--lr", "nan"], "--lr must be a finite positive number, got nan"),
+    (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+    (["--lr", "0.1", "--change", "lr"], "--change applies a new setting to a resumed run; pass --resume too"),
+    (["--resume", "--change", "limit"], "limit cannot change on resume"),
+    (["--resume", "--overwrite"], "argument --overwrite: not allowed with argument --resume")])
+def test_bad_command_line_arguments_exit(example, argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         example.main(argv + ["--out", str(tmp_path / "never")])
     assert info.value.code == 2                                   # argparse's usage error
-    assert "error" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "never").exists()                     # rejected before anything was written
 
 

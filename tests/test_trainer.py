@@ -33,7 +33,7 @@ def make_trainer(tmp_path=None, seed=0, callbacks=(), scheduler=None, lr=0.05, *
     sched = scheduler(opt) if scheduler else None
     return Trainer(model, opt, DataLoader(ArrayDataset(x, y), batch_size=16, shuffle=True, seed=seed),
                    val_data=(xv, yv), callbacks=list(callbacks), scheduler=sched,
-                   checkpoint_path=None if tmp_path is None else tmp_path / "checkpoint.pkl",
+                   checkpoint_path=None if tmp_path is None else tmp_path / "checkpoint.npz",
                    progress=False, log=lambda text: None, **kwargs)
 
 
@@ -87,7 +87,7 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
 def test_checkpoint_holds_everything_and_is_rewritten_each_epoch(tmp_path):
     trainer = make_trainer(tmp_path, scheduler=lambda o: StepLR(o, step_size=1, gamma=0.5))
     trainer.fit(2)
-    state = load_checkpoint(tmp_path / "checkpoint.pkl")
+    state = load_checkpoint(tmp_path / "checkpoint.npz")
     assert state["epoch"] == 2 and len(state["history"]) == 2
     assert {"model", "optimizer", "scheduler", "callbacks", "loader", "augment", "rng"} <= set(state)
     assert state["scheduler"]["last_epoch"] == 2
@@ -118,7 +118,7 @@ def test_early_stopping_restores_even_without_stopping():
 
 
 def test_best_checkpoint_writes_the_best_weights_and_loads_them_back(tmp_path):
-    path = tmp_path / "best.pkl"
+    path = tmp_path / "best.npz"
     trainer = make_trainer(callbacks=[BestCheckpoint(path, monitor="val_loss")])
     history = trainer.fit(4)
     best = min(history, key=lambda h: h["val_loss"])
@@ -138,13 +138,13 @@ def test_monitoring_a_missing_column_names_it():
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer = make_trainer(tmp_path)
     trainer.fit(1)
-    good = load_checkpoint(tmp_path / "checkpoint.pkl")
+    good = load_checkpoint(tmp_path / "checkpoint.npz")
     x, y = blobs()
     x[20, 0] = np.inf
     trainer.train_loader = DataLoader(ArrayDataset(x, y), batch_size=16)
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, batch 2"):
         trainer.fit(3)
-    after = load_checkpoint(tmp_path / "checkpoint.pkl")
+    after = load_checkpoint(tmp_path / "checkpoint.npz")
     assert after["epoch"] == 1
     for name in good["model"]:
         np.testing.assert_array_equal(after["model"][name], good["model"][name])

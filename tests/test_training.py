@@ -38,7 +38,7 @@ def test_train_one_epoch_reduces_the_loss():
     assert history[-1]["loss"] < history[0]["loss"]
     assert after["accuracy"] > 0.95                              # the blobs are separable
     for stats in history:
-        assert set(stats) == {"loss", "accuracy", "seconds"}
+        assert set(stats) == {"loss", "accuracy", "seconds", "first_loss"}
         assert 0.0 <= stats["accuracy"] <= 1.0 and stats["seconds"] >= 0
         assert np.isfinite(stats["loss"])
 
@@ -52,6 +52,7 @@ def test_train_one_epoch_reports_example_weighted_averages():
     logits = model(Tensor(x))
     expected = F.cross_entropy(logits, y).item()
     assert stats["loss"] == pytest.approx(expected, rel=1e-5)
+    assert stats["first_loss"] == pytest.approx(F.cross_entropy(logits[:4], y[:4]).item(), rel=1e-5)
     assert stats["accuracy"] == pytest.approx(float((logits.data.argmax(1) == y).mean()))
 
 

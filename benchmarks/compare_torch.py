@@ -180,7 +180,8 @@ def main(args):
         train = train.subset(min(args.limit, len(train)), seed=0)
     device = describe_device(args.device, torch)
     print(f"{args.model}: {len(train)} training images, {settings['epochs']} epochs, batch "
-          f"{settings['batch_size']}, Adam lr {settings['lr']}, {args.threads} threads, seeds {args.seeds}, on {device}")
+          f"{settings['batch_size']}, Adam lr {settings['lr']}, {args.threads} threads, seeds {args.seeds}, "
+          f"on {device}")
 
     runs = [compare(args, seed, settings, train, splits) for seed in args.seeds]
     header = ["", "minigrad", f"PyTorch {torch.__version__}", "minigrad / PyTorch"]

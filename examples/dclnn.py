@@ -138,7 +138,8 @@ def main(argv=None):
              "pixels (GaussianNB, SVC with RBF kernel).", ""]
     for task, r in results.items():
         lines += [f"## Table 1 ({TASK_TITLES[task]}): DCLNN vs Naive Bayes vs SVM", "",
-                  f"{r['train_images']} training and {r['test_images']} test images; classes {', '.join(r['classes'])}.",
+                  f"{r['train_images']} training and {r['test_images']} test images; "
+                  f"classes {', '.join(r['classes'])}.",
                   "", score_table({m: r["scores"][m] for m in ("NB", "SVM", "DCLNN (max pooling)")}, r["classes"]),
                   "", "Test accuracy: " + ", ".join(f"{m} {a:.4f}" for m, a in r["accuracy"].items()) + ".", ""]
     for task, r in results.items():
@@ -146,7 +147,8 @@ def main(argv=None):
                   score_table({m: r["scores"][m] for m in ("DCLNN (average pooling)", "DCLNN (max pooling)")},
                               r["classes"]), ""]
     lines += ["![average precision, recall and F1](averages.png)", "", "![training curves](curves.png)", ""]
-    lines += [f"![confusion matrix](confusion_{name}_{task}.png)" for task in results for name in ("dclnn", "dclnn_avg")]
+    lines += [f"![confusion matrix](confusion_{name}_{task}.png)"
+              for task in results for name in ("dclnn", "dclnn_avg")]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     for task, r in results.items():
         print(f"{TASK_TITLES[task]}: " + ", ".join(f"{m} {a:.4f}" for m, a in r["accuracy"].items()))

@@ -14,8 +14,8 @@ The network, in float64, for a batch of N examples with D features, H hidden uni
 What you will see: every gradient, dL/dz2 back to dL/dx, three times over: computed by hand below with
 NumPy (each line one use of the chain rule), by minigrad's autograd (``loss.backward()``, with
 ``retain_grad()`` on the intermediate tensors), and numerically, by nudging each element by +-eps and
-recomputing the loss (central differences, ``minigrad.gradcheck.numeric_gradient``). The three must agree to about 1e-9. The script exits with
-status 1 if any do not.
+recomputing the loss (central differences, ``minigrad.gradcheck.numeric_gradient``). The three must agree
+to about 1e-9. The script exits with status 1 if any do not.
 
 Read alongside: ``docs/ops/linear.md`` and ``docs/ops/softmax_cross_entropy.md`` (the derivations),
 ``minigrad/ops/linear.py``, ``minigrad/ops/elementwise.py`` (Tanh, ReLU), ``minigrad/ops/softmax.py``

@@ -27,6 +27,10 @@ float64 = np.float64
 
 __version__ = "0.1.0"
 
+__all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "float32", "float64", "functional", "nn",
+           "optim", "no_grad", "enable_grad", "is_grad_enabled", "get_array_module", "cat", "exp", "log",
+           "matmul", "sigmoid", "softmax", "sqrt", "stack", "tanh", "gradcheck", "manual_seed"]
+
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
     """Make a Tensor (as ``torch.tensor``)."""

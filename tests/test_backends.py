@@ -115,7 +115,8 @@ def test_ops_refuse_tensors_on_two_devices():
     if not cupy_available():
         pytest.skip(GPU_REASON)
     a, b = mg.Tensor([1.0, 2.0]), mg.Tensor([1.0, 2.0], device="cuda")
-    with pytest.raises(RuntimeError, match=r"Add: expected every input on one device, got \(2,\) on cpu, \(2,\) on cuda"):
+    expected = r"Add: expected every input on one device, got \(2,\) on cpu, \(2,\) on cuda"
+    with pytest.raises(RuntimeError, match=expected):
         a + b
 
 

@@ -5,7 +5,6 @@ zip timestamp). Hypothesis draws where the damage goes and what it writes."""
 import io
 import zipfile
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

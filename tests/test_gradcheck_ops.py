@@ -363,7 +363,7 @@ def test_gradcheck_names_the_right_input():
 
         @staticmethod
         def backward(ctx, g):
-            a, b = ctx.inputs[0].data, ctx.inputs[1].data
+            a = ctx.inputs[0].data
             return g, g * a  # the true gradients are g * b and g * a
 
     a, b = np.ones((2, 2)), np.full((2, 2), 3.0)  # so the first is wrong (b != 1), the second right

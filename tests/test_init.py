@@ -34,7 +34,8 @@ def test_fan_needs_two_dimensions():
 
 @pytest.mark.parametrize("nonlinearity,param_", [
     ("linear", None), ("conv1d", None), ("conv2d", None), ("conv3d", None), ("conv_transpose1d", None),
-    ("conv_transpose2d", None), ("conv_transpose3d", None), ("sigmoid", None), ("tanh", None), ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2),
+    ("conv_transpose2d", None), ("conv_transpose3d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+    ("leaky_relu", None), ("leaky_relu", 0.2),
     ("leaky_relu", math.sqrt(5)), ("selu", None)])
 def test_calculate_gain_matches_torch(nonlinearity, param_):
     expected = torch.nn.init.calculate_gain(nonlinearity, param_)

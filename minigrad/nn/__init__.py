@@ -8,6 +8,7 @@ from .normalization import BatchNorm1d, BatchNorm2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .rnn import GRU, LSTM, GRUCell, LSTMCell
 
-__all__ = ["Module", "Parameter", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "LSTM", "GRU",
-           "LSTMCell", "GRUCell", "ReLU", "Sigmoid", "Tanh", "Identity", "Flatten", "Dropout",
+__all__ = ["Module", "Parameter", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "MaxPool2d", "AvgPool2d",
+           "AdaptiveAvgPool2d", "LSTM", "GRU", "LSTMCell", "GRUCell", "ReLU", "Sigmoid", "Tanh", "Identity",
+           "Flatten", "Dropout",
            "Sequential", "CrossEntropyLoss", "init"]

@@ -114,7 +114,8 @@ class Conv2d(Function):
     Backward, with G = dL/dy laid out like Y. Y is linear in Wm and in cols, so the chain rule gives the
     same two products as for a fully connected layer (``ops.linear.Linear``):
 
-        dL/dWm   = G^T cols        dL/dW[k, c, i, j] = sum over n, p, q of g[n, k, p, q] x_pad[n, c, p sh + i dh, q sw + j dw]
+        dL/dWm   = G^T cols        dL/dW[k, c, i, j] = sum over n, p, q of
+                                                   g[n, k, p, q] x_pad[n, c, p sh + i dh, q sw + j dw]
         dL/db    = 1^T G                        = sum over n, p, q of g[n, k, p, q]
         dL/dcols = G Wm            then dL/dx = col2im(dL/dcols)
 

@@ -203,8 +203,8 @@ def test_bad_bias_and_dtype():
 
 @DTYPES
 @pytest.mark.parametrize("layout", ["nchw", "channels_last", "transposed_2d", "strided"])
-def test_relu_backward_numba_matches_reference_in_every_layout(dtype, layout):
-    from minigrad.kernels.relu import dense_flat, relu_backward_numba, relu_backward_reference
+def test_relu_backward_matches_reference_in_every_layout(dtype, layout):
+    from minigrad.kernels.relu import dense_flat, relu_backward, relu_backward_numba, relu_backward_reference
     rng = np.random.default_rng(0)
     g, y = (rng.standard_normal((3, 4, 5, 6)).astype(dtype) for _ in range(2))
     y[y < 0.3] = 0.0                                             # dead units, and y == 0 exactly
@@ -216,7 +216,9 @@ def test_relu_backward_numba_matches_reference_in_every_layout(dtype, layout):
     elif layout == "strided":
         g, y = g[:, :, ::2], y[:, :, ::2]
         assert dense_flat(g) is None                             # not one dense block: the reference runs
-    out = relu_backward_numba(g, y)
+    chosen = relu_backward.implementation(g, y)
+    assert chosen is (relu_backward_reference if layout == "strided" else relu_backward_numba)
+    out = relu_backward(g, y)
     expected = relu_backward_reference(g, y)
     assert out.shape == expected.shape and out.dtype == dtype
     np.testing.assert_array_equal(out, expected)

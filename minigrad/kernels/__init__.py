@@ -5,11 +5,15 @@ do in one, or loops NumPy cannot vectorise. Every kernel module holds
 
     name_reference(...)   the formula in array code (NumPy, or CuPy: it uses ``xp``), the version to read first
     name_numba(...)       the same formula as explicit loops compiled by numba for the CPU (``cache=True``)
-    name_cuda(...)        the same formula as a CuPy kernel for an NVIDIA GPU, compiled on first use
+    name_cuda(...)        the same loops compiled by numba.cuda for an NVIDIA GPU: one thread per output
+                          element, on CuPy arrays (through ``__cuda_array_interface__``)
 
-and the tests check that the three agree (the CUDA ones where a GPU exists). :func:`choose` picks the one
-to run for an array: numba for NumPy arrays, the CUDA kernel for CuPy arrays, the reference where the
-faster one is missing or switched off (``MINIGRAD_NUMBA=0``, ``MINIGRAD_CUDA_KERNELS=0``).
+and one :class:`Kernel` entry that names the three and says which arguments the compiled ones take. An op
+calls the entry, ``relu_backward(g, y)``, and it runs numba's loops for NumPy arrays, the CUDA kernel for
+CuPy arrays, and the reference where the arguments are not what the compiled loops take (another dtype or
+layout) or where they are switched off (``MINIGRAD_NUMBA=0``, ``MINIGRAD_CUDA_KERNELS=0``). ``REGISTRY``
+lists every entry, and the tests walk it: each compiled version against its reference, the CUDA ones in
+numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, on NumPy arrays) where there is no GPU.
 
 Compiled loops do not check their indices: an array smaller than the loop bounds assume is read or
 written out of bounds (a crash, or silently changed memory). So every ``name_numba`` and ``name_cuda`` is
@@ -22,6 +26,7 @@ import functools
 import numbers
 import os
 
+import numba
 import numpy as np
 
 from ..backend import device_of, get_array_module
@@ -37,16 +42,84 @@ def cuda_enabled(xp):
     return xp is not np and os.environ.get("MINIGRAD_CUDA_KERNELS", "1") != "0"
 
 
+FLOATS = frozenset([np.dtype(np.float32), np.dtype(np.float64)])     # the dtypes the kernels are compiled for
+ARRAY_KIND = {"cpu": "NumPy", "cuda": "CuPy"}
+REGISTRY = {}                                                          # name -> Kernel, every kernel there is
+
+
+def is_array(value):
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def float_arrays(*args, **kwargs):
+    """The default test of what compiled loops take: every array argument float32 or float64, all of one
+    dtype (a kernel is compiled per dtype; others, such as float16 or a mix, run the reference)."""
+    dtypes = {a.dtype for a in args if is_array(a)}
+    return len(dtypes) == 1 and dtypes <= FLOATS
+
+
+class Kernel:
+    """One kernel: its reference, its numba version for the CPU and numba.cuda version for a GPU, and
+    ``fast(*args)``, which says whether the compiled versions take these arguments (the reference runs
+    where they do not). Calling it runs the version for the array module of its first argument."""
+
+    def __init__(self, name, reference, cpu=None, gpu=None, fast=float_arrays):
+        self.name, self.reference, self.cpu, self.gpu, self.fast = name, reference, cpu, gpu, fast
+        REGISTRY[name] = self
+
+    def implementation(self, *args, **kwargs):
+        """The function that a call with these arguments runs."""
+        compiled = self.cpu if enabled(get_array_module(args[0])) else \
+            self.gpu if cuda_enabled(get_array_module(args[0])) else None
+        return compiled if compiled is not None and self.fast(*args, **kwargs) else self.reference
+
+    def __call__(self, *args, **kwargs):
+        return self.implementation(*args, **kwargs)(*args, **kwargs)
+
+    def __repr__(self):
+        return f"Kernel({self.name!r})"
+
+
+class gpu_kernel:
+    """A function compiled by numba.cuda at its first launch, ``kernel[blocks, threads](arrays...)``.
+
+    numba.cuda is imported only then, not with minigrad (it takes as long to import as the rest of
+    minigrad). The kernel's module names it ``cuda`` (``cuda.grid(1)``), and that name is bound here,
+    before compiling. Under ``NUMBA_ENABLE_CUDASIM=1`` numba runs the same Python function in its CUDA
+    simulator instead, thread by thread on NumPy arrays: that is how CI, without a GPU, runs every kernel.
+    """
+
+    def __init__(self, function):
+        self.function, self.compiled = function, None
+        functools.update_wrapper(self, function)
+
+    def __getitem__(self, launch):
+        if self.compiled is None:
+            from numba import cuda
+            self.function.__globals__["cuda"] = cuda
+            self.compiled = cuda.jit(self.function)
+        return self.compiled[launch]
+
+
 def choose(xp, reference, numba=None, cuda=None):
-    """The implementation to run for arrays of module ``xp``: numba's on the CPU, the CUDA kernel on a GPU,
-    the reference otherwise."""
+    """TRANSITIONAL (removed once every op calls its Kernel entry)."""
     if xp is np:
         return numba if numba is not None and enabled(xp) else reference
     return cuda if cuda is not None and cuda_enabled(xp) else reference
 
 
-FLOATS = frozenset([np.dtype(np.float32), np.dtype(np.float64)])     # the dtypes the kernels are compiled for
-ARRAY_KIND = {"cpu": "NumPy", "cuda": "CuPy"}
+THREADS_PER_BLOCK = 128
+
+
+def launch(size):
+    """The launch configuration (blocks, threads per block) of a kernel with one thread per element of
+    ``size`` elements: ``kernel[launch(n)](...)``."""
+    return max(1, -(-size // THREADS_PER_BLOCK)), THREADS_PER_BLOCK
+
+
+def simulating():
+    """Whether numba.cuda is numba's CUDA simulator, in which NumPy arrays stand for device arrays."""
+    return bool(numba.config.ENABLE_CUDASIM)
 
 
 def expect(who, name, array, shape=None, dtype=FLOATS, contiguous=False, writable=False, device="cpu"):
@@ -70,7 +143,9 @@ def expect(who, name, array, shape=None, dtype=FLOATS, contiguous=False, writabl
 
 
 def _on_device(array, device):
-    return hasattr(array, "shape") and hasattr(array, "dtype") and device_of(array) == device
+    if device == "cuda" and simulating() and isinstance(array, np.ndarray):
+        return True
+    return is_array(array) and device_of(array) == device
 
 
 def _fits(actual, spec):

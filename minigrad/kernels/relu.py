@@ -1,16 +1,20 @@
 """The ReLU backward pass, dL/dx = g where y > 0 and 0 elsewhere, in one pass over memory.
 
 NumPy's ``g * (y > 0)`` makes two passes and a temporary boolean array, on one core; the numba loop reads
-g and y once, writes the result once, on every core. It works on the arrays' memory as one flat run, so it
-needs g and y to be laid out alike and densely (C order, or channels-last as ``conv2d`` leaves its output,
-or any other axis order) and of one dtype it is compiled for; otherwise the reference runs. Arrays of
+g and y once, writes the result once, on every core; on a GPU one thread computes one element. Both work
+on the arrays' memory as one flat run, so they need g and y to be laid out alike and densely (C order, or
+channels-last as ``conv2d`` leaves its output, or any other axis order) and of one dtype they are compiled
+for (:func:`compiled_loops_take`); otherwise the reference runs. The result has g's layout. Arrays of
 different shapes, or of no floating dtype, are an error.
 """
 
 import numba
 import numpy as np
 
-from . import FLOATS, cuda_elementwise, expect
+from ..backend import get_array_module
+from . import FLOATS, Kernel, expect, gpu_kernel, launch
+
+cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
 FLOATING = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble))
 
@@ -39,21 +43,34 @@ def check_relu_arguments(who, g, y, device):
     expect(who, "y", y, shape=g.shape, dtype=FLOATING, device=device)
 
 
+def compiled_loops_take(g, y):
+    """Whether the flat loops can run: one compiled dtype, one layout, memory without gaps."""
+    return (g.dtype == y.dtype and g.dtype in FLOATS and g.strides == y.strides
+            and dense_flat(g) is not None)
+
+
 def relu_backward_numba(g, y):
-    """Same contract as :func:`relu_backward_reference`, for NumPy arrays."""
+    """Same contract as :func:`relu_backward_reference`, for NumPy arrays that :func:`compiled_loops_take`."""
     check_relu_arguments("relu_backward_numba", g, y, "cpu")
-    if g.strides != y.strides or g.dtype != y.dtype or g.dtype not in FLOATS:
-        return relu_backward_reference(g, y)
-    flat_g, flat_y = dense_flat(g), dense_flat(y)
-    if flat_g is None or flat_y is None:
-        return relu_backward_reference(g, y)
     out = np.empty_like(g)                                       # the same layout as g (order 'K')
-    _relu_backward(flat_g, flat_y, dense_flat(out))
+    _relu_backward(dense_flat(g), dense_flat(y), dense_flat(out))
     return out
 
 
+@gpu_kernel
+def _relu_backward_gpu(g, y, out):
+    i = cuda.grid(1)
+    if i < g.size:
+        out[i] = g[i] * (y[i] > 0)
+
+
 def relu_backward_cuda(g, y):
-    """Same contract as :func:`relu_backward_reference`, for CuPy arrays: one kernel, one pass."""
+    """Same contract as :func:`relu_backward_reference`, for CuPy arrays that :func:`compiled_loops_take`."""
     check_relu_arguments("relu_backward_cuda", g, y, "cuda")
-    kernel = cuda_elementwise("T g, T y", "T out", "out = g * (T)(y > 0)", "minigrad_relu_backward")
-    return kernel(g, y)
+    out = get_array_module(g).empty_like(g)                      # the same layout as g
+    _relu_backward_gpu[launch(g.size)](dense_flat(g), dense_flat(y), dense_flat(out))
+    return out
+
+
+relu_backward = Kernel("relu_backward", relu_backward_reference, relu_backward_numba, relu_backward_cuda,
+                       fast=compiled_loops_take)

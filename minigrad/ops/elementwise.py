@@ -3,10 +3,9 @@
 Notation: y is the output, g = dL/dy the upstream gradient, products are elementwise.
 """
 
-from .. import kernels
 from ..autograd import NUMERIC, Function
 from ..backend import get_array_module
-from ..kernels.relu import relu_backward_cuda, relu_backward_numba, relu_backward_reference
+from ..kernels.relu import relu_backward
 from .broadcast import sum_to_shape
 
 
@@ -191,8 +190,8 @@ class Sigmoid(Function):
 class ReLU(Function):
     """y = max(x, 0).   dL/dx = g where x > 0, else 0 (the subgradient 0 is taken at x = 0, as PyTorch).
 
-    Backward reads y, not x: y > 0 exactly where x > 0. It runs as one fused loop, numba's on the CPU and a
-    CuPy kernel on a GPU (``minigrad.kernels.relu``).
+    Backward reads y, not x: y > 0 exactly where x > 0. It runs as one fused loop, numba's on the CPU and
+    numba.cuda's on a GPU (``minigrad.kernels.relu``).
     """
 
     dtypes, name = NUMERIC, "relu"
@@ -207,5 +206,4 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        xp = get_array_module(g)
-        return kernels.choose(xp, relu_backward_reference, relu_backward_numba, relu_backward_cuda)(g, y)
+        return relu_backward(g, y)

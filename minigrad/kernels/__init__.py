@@ -96,6 +96,7 @@ class gpu_kernel:
     def __getitem__(self, launch):
         if self.compiled is None:
             from numba import cuda
+            numba.config.CUDA_LOW_OCCUPANCY_WARNINGS = False    # small batches make small grids, by design
             self.function.__globals__["cuda"] = cuda
             self.compiled = cuda.jit(self.function)
         return self.compiled[launch]

@@ -2,13 +2,21 @@
 
 The NumPy reference makes about ten passes over arrays the size of the model (each ``*``, ``+``, ``sqrt``
 reads and writes a whole temporary); for the 2.8M-parameter MLNN that costs more than the matrix products
-of a step. The numba kernel reads p, g, m, v once and writes p, m, v once, on both cores.
+of a step. The numba kernel reads p, g, m, v once and writes p, m, v once, on both cores; the numba.cuda
+kernel does the same on a GPU, one thread per element. Both walk p, m and v as one flat run of memory, so
+they need them C-contiguous: the ``adam_update`` entry runs the reference for other layouts (and for other
+dtypes, or a g whose dtype is not p's).
 """
+
+import math
 
 import numba
 import numpy as np
 
-from . import cuda_elementwise, expect
+from ..backend import get_array_module
+from . import Kernel, expect, float_arrays, gpu_kernel, launch
+
+cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
 
 def adam_update_reference(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
@@ -42,14 +50,12 @@ def _adam_numba(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled
 
 
 def check_adam_arguments(who, p, g, m, v, step, device):
-    """p, m, v (written) of one shape and float dtype, C-contiguous on the CPU (the loop walks their
-    memory as one flat run); g of p's shape and dtype, any layout; step >= 1 (bias corrections divide by
-    1 - beta^step)."""
-    cpu = device == "cpu"
-    expect(who, "p", p, contiguous=cpu, writable=True, device=device)
+    """p, m, v (written) of one shape and float dtype, C-contiguous (the loops walk their memory as one flat
+    run); g of p's shape and dtype, any layout; step >= 1 (bias corrections divide by 1 - beta^step)."""
+    expect(who, "p", p, contiguous=True, writable=True, device=device)
     expect(who, "g", g, shape=p.shape, dtype=p.dtype, device=device)
-    expect(who, "m", m, shape=p.shape, dtype=p.dtype, contiguous=cpu, writable=True, device=device)
-    expect(who, "v", v, shape=p.shape, dtype=p.dtype, contiguous=cpu, writable=True, device=device)
+    expect(who, "m", m, shape=p.shape, dtype=p.dtype, contiguous=True, writable=True, device=device)
+    expect(who, "v", v, shape=p.shape, dtype=p.dtype, contiguous=True, writable=True, device=device)
     if not step >= 1:
         raise ValueError(f"{who}: step must be >= 1, got {step}")
 
@@ -62,21 +68,39 @@ def adam_update_numba(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, dec
                 bool(decoupled))
 
 
-ADAM_CUDA = """
-T gi = g + l2 * p;
-m = beta1 * m + (1 - beta1) * gi;
-v = beta2 * v + (1 - beta2) * gi * gi;
-p = p * shrink - step_size * m / (sqrt(v) / sqrt_bias2 + eps);
-"""
+@gpu_kernel
+def _adam_gpu(p, g, m, v, step_size, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, sqrt_bias2, shrink, l2):
+    # The scalars come in p's dtype (as 1 - beta1 and 1 - beta2 too: a Python number in the arithmetic
+    # would make numba compute a float32 update in float64).
+    i = cuda.grid(1)
+    if i < p.size:
+        gi = g[i] + l2 * p[i]
+        mi = beta1 * m[i] + one_minus_beta1 * gi
+        vi = beta2 * v[i] + one_minus_beta2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] * shrink - step_size * mi / (math.sqrt(vi) / sqrt_bias2 + eps)
 
 
 def adam_update_cuda(p, g, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
-    """Same contract as :func:`adam_update_reference`, for CuPy arrays: one kernel updating p, m, v in place."""
+    """Same contract as :func:`adam_update_reference`, for C-contiguous CuPy arrays: one thread per element
+    updating p, m, v in place."""
     check_adam_arguments("adam_update_cuda", p, g, m, v, step, "cuda")
-    kernel = cuda_elementwise("T g, T step_size, T beta1, T beta2, T eps, T sqrt_bias2, T shrink, T l2",
-                              "T p, T m, T v", ADAM_CUDA, "minigrad_adam")
+    xp = get_array_module(p)
     t = p.dtype.type
     bias1, sqrt_bias2 = 1.0 - beta1 ** step, (1.0 - beta2 ** step) ** 0.5
     shrink = 1.0 - lr * weight_decay if decoupled else 1.0
     l2 = 0.0 if decoupled else weight_decay
-    kernel(g, t(lr / bias1), t(beta1), t(beta2), t(eps), t(sqrt_bias2), t(shrink), t(l2), p, m, v)
+    _adam_gpu[launch(p.size)](p.reshape(-1), xp.ascontiguousarray(g).reshape(-1), m.reshape(-1), v.reshape(-1),
+                              t(lr / bias1), t(beta1), t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps),
+                              t(sqrt_bias2), t(shrink), t(l2))
+
+
+def compiled_loops_take(p, g, m, v, *hyper_parameters):
+    """Whether the flat loops can run: p, g, m, v of one compiled dtype, and p, m, v C-contiguous (the loops
+    walk them, and write them, as one flat run of memory; g is copied to one where it is not)."""
+    return float_arrays(p, g, m, v) and all(a.flags.c_contiguous for a in (p, m, v))
+
+
+adam_update = Kernel("adam_update", adam_update_reference, adam_update_numba, adam_update_cuda,
+                     fast=compiled_loops_take)

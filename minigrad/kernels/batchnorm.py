@@ -23,13 +23,22 @@ The numba kernels make one pass per step:
   channel's values lie C apart, and walking one channel at a time would read the whole array C times. The
   sums then walk the rows instead, all channels at once: each thread sums a block of rows into its own
   row of partial sums, and the partial sums are added at the end (``_row_sums``).
+
+The numba.cuda kernels (``*_cuda``, on CuPy arrays) do the same steps on a GPU: each channel's sums by one
+block of threads (``_batch_stats_gpu``, ``_backward_sums_gpu``: the threads share the channel's values and
+add their float64 partial sums in shared memory), and the per-element steps, y and dL/dx, by one thread per
+element. They index x as (N, C, L) whatever its strides and return C-order arrays, as the numba versions
+do. Each op calls the module's :class:`~minigrad.kernels.Kernel` entries, ``batch_stats``, ``scale_shift``
+and ``batch_norm_backward``, which run the reference for arrays of other dtypes.
 """
 
 import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import cuda_elementwise, cuda_reduction, expect
+from . import FLOATS, THREADS_PER_BLOCK, Kernel, expect, gpu_kernel, is_array, launch
+
+cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
 REDUCE = {"reassoc"}          # the one fast-math liberty the kernels take: reorder the terms of a sum
 PARALLEL_MIN_SIZE = 1 << 19   # elements (about 500,000); below this a kernel runs on the calling thread
@@ -332,47 +341,155 @@ def backward_numba(g, x, mean, invstd, weight, training, need_dx=True, parallel=
     return (dx if need_dx else None), sum_g, sum_g_xhat
 
 
-# ----- the CUDA kernels: the sums as reductions over (N, L), the per-element steps as elementwise kernels -----
+# ----- the CUDA kernels: a block of threads per channel for the sums, a thread per element for the rest ------
+#
+# The sums: block c adds up channel c. Its THREADS_PER_BLOCK threads take the channel's n values in turn
+# (thread t values t, t + threads, ...), each into its own float64 partial sum, and then add the partial
+# sums pairwise in shared memory, halving the number of active threads each step (a tree of log2(threads)
+# additions, THREADS_PER_BLOCK being a power of two; deterministic, unlike atomic additions in whatever
+# order threads arrive). ``syncthreads``
+# waits until every thread of the block has got there: each step reads what the step before wrote.
 
-def _centred_dot():
-    """sum over (N, L) of u * (v - m), accumulated in float64, as one CuPy reduction kernel (in its reduce
-    and post-map expressions a and b are two partial sums)."""
-    return cuda_reduction("T u, T v, float64 m", "float64 out", "(double)u * ((double)v - m)", "a + b", "out = a",
-                          "0", "minigrad_batch_norm_dot")
+@gpu_kernel
+def _batch_stats_gpu(x, mean, var):
+    c, t, threads = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
+    batch, _, length = x.shape
+    n = batch * length
+    partial = cuda.shared.array(THREADS_PER_BLOCK, numba.float64)
+    total = 0.0                                     # float64 whatever x's dtype
+    for e in range(t, n, threads):
+        total += x[e // length, c, e % length]
+    partial[t] = total
+    cuda.syncthreads()
+    step = threads // 2
+    while step > 0:
+        if t < step:
+            partial[t] += partial[t + step]
+        cuda.syncthreads()
+        step //= 2
+    m = partial[0] / n
+    cuda.syncthreads()                              # every thread has read partial[0] before it changes
+    squares = 0.0                                   # the second pass: squared deviations from the mean
+    for e in range(t, n, threads):
+        d = x[e // length, c, e % length] - m
+        squares += d * d
+    partial[t] = squares
+    cuda.syncthreads()
+    step = threads // 2
+    while step > 0:
+        if t < step:
+            partial[t] += partial[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        mean[c] = m
+        var[c] = partial[0] / n
 
 
 def batch_stats_cuda(x):
-    """Same contract as :func:`batch_stats_reference`, for CuPy arrays."""
-    check_input("batch_stats_cuda", x, "cuda")
-    import cupy
-    mean = x.mean(axis=(0, 2), dtype=cupy.float64)
-    var = _centred_dot()(x, x, mean[:, None], axis=(0, 2)) / (x.shape[0] * x.shape[2])
+    """Same contract as :func:`batch_stats_reference`, for CuPy arrays: one block of threads per channel."""
+    channels = check_input("batch_stats_cuda", x, "cuda")
+    xp = get_array_module(x)
+    mean, var = xp.empty(channels, xp.float64), xp.empty(channels, xp.float64)
+    if channels:
+        _batch_stats_gpu[channels, THREADS_PER_BLOCK](x, mean, var)
     return mean, var
 
 
+@gpu_kernel
+def _scale_shift_gpu(x, scale, shift, y):
+    i = cuda.grid(1)
+    if i < x.size:
+        _, channels, length = x.shape
+        b, c, j = i // (channels * length), i // length % channels, i % length
+        y[b, c, j] = x[b, c, j] * scale[c] + shift[c]
+
+
 def scale_shift_cuda(x, scale, shift):
-    """Same contract as :func:`scale_shift_reference`, for CuPy arrays: one elementwise kernel."""
+    """Same contract as :func:`scale_shift_reference`, for CuPy arrays: one thread per element."""
     check_per_channel("scale_shift_cuda", check_input("scale_shift_cuda", x, "cuda"), "cuda", scale=scale,
                       shift=shift)
-    run = cuda_elementwise("T x, T s, T t", "T y", "y = x * s + t", "minigrad_batch_norm_scale_shift")
-    return run(x, _column(scale, x.dtype), _column(shift, x.dtype))
+    xp = get_array_module(x)
+    y = xp.empty(x.shape, x.dtype)                  # C order, as the numba version returns
+    _scale_shift_gpu[launch(x.size)](x, scale.astype(x.dtype), shift.astype(x.dtype), y)
+    return y
 
 
-BACKWARD_CUDA = "dx = training ? k * (g - mean_g - (x - centre) * proj) : k * g;"
+@gpu_kernel
+def _backward_sums_gpu(g, x, mean, sums):
+    # sums[0, c] = sum of g and sums[1, c] = sum of g (x - mean) over channel c, as _batch_stats_gpu adds.
+    c, t, threads = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
+    batch, _, length = x.shape
+    m = mean[c]
+    total_partial = cuda.shared.array(THREADS_PER_BLOCK, numba.float64)
+    dot_partial = cuda.shared.array(THREADS_PER_BLOCK, numba.float64)
+    total, dot = 0.0, 0.0                           # in float64
+    for e in range(t, batch * length, threads):
+        i, j = e // length, e % length
+        gi = g[i, c, j]
+        total += gi
+        dot += gi * (x[i, c, j] - m)
+    total_partial[t], dot_partial[t] = total, dot
+    cuda.syncthreads()
+    step = threads // 2
+    while step > 0:
+        if t < step:
+            total_partial[t] += total_partial[t + step]
+            dot_partial[t] += dot_partial[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        sums[0, c] = total_partial[0]
+        sums[1, c] = dot_partial[0]
+
+
+@gpu_kernel
+def _backward_dx_gpu(g, x, k, mean_g, centre, proj, training, dx):
+    # dx = k (g - mean_g - (x - centre) proj) (training) or k g, per element, in x's precision: the
+    # per-channel vectors come in x's dtype.
+    i = cuda.grid(1)
+    if i < x.size:
+        _, channels, length = x.shape
+        b, c, j = i // (channels * length), i // length % channels, i % length
+        if training:
+            dx[b, c, j] = k[c] * (g[b, c, j] - mean_g[c] - (x[b, c, j] - centre[c]) * proj[c])
+        else:
+            dx[b, c, j] = k[c] * g[b, c, j]
 
 
 def backward_cuda(g, x, mean, invstd, weight, training, need_dx=True):
-    """Same contract as :func:`backward_reference`, for CuPy arrays: two reductions, one elementwise kernel."""
+    """Same contract as :func:`backward_reference`, for CuPy arrays: the two sums by a block per channel,
+    then dL/dx by a thread per element."""
     check_backward_arguments("backward_cuda", g, x, mean, invstd, weight, "cuda")
-    import cupy
-    sum_g = g.sum(axis=(0, 2), dtype=cupy.float64)
-    dot = _centred_dot()(g, x, mean[:, None], axis=(0, 2))        # sum g (x - mean)
+    xp = get_array_module(x)
+    g = g.astype(x.dtype, copy=False)
+    mean, invstd, weight = (xp.asarray(v, xp.float64) for v in (mean, invstd, weight))
+    channels = x.shape[1]
+    sums = xp.zeros((2, channels), xp.float64)
+    if channels:
+        _backward_sums_gpu[channels, THREADS_PER_BLOCK](g, x, mean, sums)
+    sum_g, dot = sums[0], sums[1]                   # sum g, sum g (x - mean)
     sum_g_xhat = dot * invstd
     if not need_dx:
         return None, sum_g, sum_g_xhat
-    n = x.shape[0] * x.shape[2]
-    run = cuda_elementwise("T g, T x, T k, T mean_g, T centre, T proj, bool training", "T dx", BACKWARD_CUDA,
-                           "minigrad_batch_norm_backward")
-    dx = run(g, x, _column(weight * invstd, x.dtype), _column(sum_g / n, x.dtype), _column(mean, x.dtype),
-             _column(dot * invstd * invstd / n, x.dtype), bool(training))
+    n, dtype = x.shape[0] * x.shape[2], x.dtype
+    dx = xp.empty(x.shape, dtype)                   # C order, as the numba version returns
+    _backward_dx_gpu[launch(x.size)](g, x, (weight * invstd).astype(dtype), (sum_g / n).astype(dtype),
+                                     mean.astype(dtype), (dot * invstd * invstd / n).astype(dtype),
+                                     bool(training), dx)
     return dx, sum_g, sum_g_xhat
+
+
+def compiled_loops_take(*args, **kwargs):
+    """What the compiled versions take: every array float32 or float64. Unlike ``kernels.float_arrays`` the
+    dtypes may differ: the per-channel statistics are float64 while x may be float32 (and g is cast to x's
+    dtype)."""
+    return all(a.dtype in FLOATS for a in args if is_array(a))
+
+
+batch_stats = Kernel("batch_stats", batch_stats_reference, batch_stats_numba, batch_stats_cuda,
+                     fast=compiled_loops_take)
+scale_shift = Kernel("scale_shift", scale_shift_reference, scale_shift_numba, scale_shift_cuda,
+                     fast=compiled_loops_take)
+batch_norm_backward = Kernel("batch_norm_backward", backward_reference, backward_numba, backward_cuda,
+                             fast=compiled_loops_take)

@@ -12,8 +12,13 @@ that hold every time step), so a layer allocates nothing inside its loop:
     gru_step_backward     dL/dh'                -> dL/d(pre-activations), dL/dh (the direct path)
 
 each as ``name_reference`` (the formula in NumPy, or CuPy through ``xp``: read this one first),
-``name_numba``, and ``name_cuda`` (one CuPy kernel, a GPU thread per (example, unit)). The tests check
-they agree.
+``name_numba``, and ``name_cuda`` (one numba.cuda kernel, a GPU thread per (example, unit)), and one
+:class:`~minigrad.kernels.Kernel` entry of that name, which the ops call. The tests check they agree.
+
+float32 stays float32. numba types a Python number in arithmetic with a float32 as float64 (``0.5 * a``,
+``1 - z``): the product is computed in float64 and rounded back when stored, which is not the float32
+arithmetic of the reference, and on most GPUs float64 runs many times slower. So the loops take their constants
+from an array's dtype (``half = gates.dtype.type(0.5)``), and every step is computed in the arrays' dtype.
 
 Why the numba forward steps still call NumPy's tanh. numba compiles ``np.tanh`` of one number to a call
 of the C library's scalar tanh, about 25 ns per element on this project's machines, while NumPy's own
@@ -37,11 +42,15 @@ step's arrays (B x 4H, about 16,000 numbers for B = 32, H = 128) are too small f
 to pay.
 """
 
+import math
+
 import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import cuda_elementwise, expect
+from . import Kernel, expect, float_arrays, gpu_kernel, launch
+
+cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
 
 def sigmoid(a):
@@ -51,9 +60,9 @@ def sigmoid(a):
 
 def check_step_arguments(who, gate_count, device, state, wide, narrow):
     """The arrays of one step, each given as (name, array, written): ``state`` a floating (B, H) array;
-    every array of ``wide`` (B, gate_count * H) and C-contiguous (the CUDA kernels index them as raw
-    memory); every array of ``narrow`` (B, H). Dtypes may differ (the numba loops convert; CuPy refuses).
-    Returns (B, H)."""
+    every array of ``wide`` (B, gate_count * H) and C-contiguous (the numba loops take rows of them as
+    contiguous 1-D views); every array of ``narrow`` (B, H). Dtypes may differ here (the numba loops convert);
+    the Kernel entries run the reference for a mix. Returns (B, H)."""
     batch, hidden = expect(who, state[0], state[1], shape=(None, None), device=device).shape
     shape = (batch, gate_count * hidden)
     for name, a, written in wide:
@@ -124,14 +133,15 @@ def _lstm_tanh_arguments(xg, hg, gates):
     # a = xg + hg, with the sigmoid gates' columns (i, f, o) halved: tanh of the result then gives
     # tanh(a_i / 2), tanh(a_f / 2), tanh(a_g), tanh(a_o / 2) in one NumPy call.
     hidden = xg.shape[1] // 4
+    half = gates.dtype.type(0.5)                        # not 0.5: float32 * 0.5 is a float64 product in numba
     for b in range(xg.shape[0]):
         x, h, a = xg[b], hg[b], gates[b]
         for j in range(4 * hidden):
             a[j] = x[j] + h[j]
         for j in range(2 * hidden):                     # i, f
-            a[j] *= 0.5
+            a[j] *= half
         for j in range(3 * hidden, 4 * hidden):         # o
-            a[j] *= 0.5
+            a[j] *= half
 
 
 @numba.njit(cache=True)
@@ -139,12 +149,13 @@ def _lstm_cell_state(gates, c_prev, c):
     # From the tanh values to the gates (sigmoid = (1 + t) / 2 for i, f and o, in place; g is tanh(a_g)
     # already), and the new cell state c = f * c_prev + i * g.
     hidden = c_prev.shape[1]
+    half, one = gates.dtype.type(0.5), gates.dtype.type(1)
     for b in range(c_prev.shape[0]):
         a, c_old, c_new = gates[b], c_prev[b], c[b]
         for j in range(2 * hidden):                     # i, f
-            a[j] = 0.5 * (a[j] + 1)
+            a[j] = half * (a[j] + one)
         for j in range(3 * hidden, 4 * hidden):         # o
-            a[j] = 0.5 * (a[j] + 1)
+            a[j] = half * (a[j] + one)
         for j in range(hidden):
             c_new[j] = a[hidden + j] * c_old[j] + a[j] * a[2 * hidden + j]
 
@@ -182,19 +193,20 @@ def lstm_step_backward_reference(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev
 @numba.njit(cache=True)
 def _lstm_step_backward(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev):
     hidden = c_prev.shape[1]
+    one = d_gates.dtype.type(1)                         # not 1: 1 - float32 is a float64 difference in numba
     for b in range(c_prev.shape[0]):
         a, da, c_old, t, dh_b, dc_b, dc_old = gates[b], d_gates[b], c_prev[b], tanh_c[b], dh[b], dc[b], dc_prev[b]
         i, f, g, o = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:3 * hidden], a[3 * hidden:]
         for j in range(hidden):                         # dc_total, kept in dc_old until the last loop
-            dc_old[j] = dc_b[j] + dh_b[j] * o[j] * (1 - t[j] * t[j])
+            dc_old[j] = dc_b[j] + dh_b[j] * o[j] * (one - t[j] * t[j])
         for j in range(hidden):
-            da[j] = dc_old[j] * g[j] * i[j] * (1 - i[j])
+            da[j] = dc_old[j] * g[j] * i[j] * (one - i[j])
         for j in range(hidden):
-            da[hidden + j] = dc_old[j] * c_old[j] * f[j] * (1 - f[j])
+            da[hidden + j] = dc_old[j] * c_old[j] * f[j] * (one - f[j])
         for j in range(hidden):
-            da[2 * hidden + j] = dc_old[j] * i[j] * (1 - g[j] * g[j])
+            da[2 * hidden + j] = dc_old[j] * i[j] * (one - g[j] * g[j])
         for j in range(hidden):
-            da[3 * hidden + j] = dh_b[j] * t[j] * o[j] * (1 - o[j])
+            da[3 * hidden + j] = dh_b[j] * t[j] * o[j] * (one - o[j])
         for j in range(hidden):
             dc_old[j] *= f[j]
 
@@ -228,20 +240,22 @@ def gru_step_reference(xg, hg, h_prev, gates, h):
 def _gru_half_rz(xg, hg, gates):
     # (a_r / 2, a_z / 2) with a = xg + hg: tanh of it gives the sigmoid gates r and z.
     hidden = xg.shape[1] // 3
+    half = gates.dtype.type(0.5)
     for b in range(xg.shape[0]):
         x, h, a = xg[b], hg[b], gates[b]
         for j in range(2 * hidden):
-            a[j] = 0.5 * (x[j] + h[j])
+            a[j] = half * (x[j] + h[j])
 
 
 @numba.njit(cache=True)
 def _gru_candidate_argument(xg, hg, gates):
     # r, z = (1 + t) / 2 in place, and the candidate's pre-activation x_n + r * h_n in the n columns.
     hidden = xg.shape[1] // 3
+    half, one = gates.dtype.type(0.5), gates.dtype.type(1)
     for b in range(xg.shape[0]):
         x, h, a = xg[b], hg[b], gates[b]
         for j in range(2 * hidden):
-            a[j] = 0.5 * (a[j] + 1)
+            a[j] = half * (a[j] + one)
         for j in range(hidden):
             a[2 * hidden + j] = x[2 * hidden + j] + a[j] * h[2 * hidden + j]
 
@@ -249,11 +263,12 @@ def _gru_candidate_argument(xg, hg, gates):
 @numba.njit(cache=True)
 def _gru_new_state(gates, h_prev, h):
     hidden = h_prev.shape[1]
+    one = h.dtype.type(1)
     for b in range(h_prev.shape[0]):
         a, h_old, h_new = gates[b], h_prev[b], h[b]
         for j in range(hidden):
             z, n = a[hidden + j], a[2 * hidden + j]
-            h_new[j] = (1 - z) * n + z * h_old[j]
+            h_new[j] = (one - z) * n + z * h_old[j]
 
 
 def gru_step_numba(xg, hg, h_prev, gates, h):
@@ -292,15 +307,16 @@ def gru_step_backward_reference(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
 @numba.njit(cache=True)
 def _gru_step_backward(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
     hidden = h_prev.shape[1]
+    one = dxg.dtype.type(1)
     for b in range(h_prev.shape[0]):
         a, h_n, h_old, d, dx, dhh, dh_old = gates[b], hg[b, 2 * hidden:], h_prev[b], dh[b], dxg[b], dhg[b], dh_prev[b]
         r, z, n = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:]
         for j in range(hidden):                         # da_n
-            dx[2 * hidden + j] = d[j] * (1 - z[j]) * (1 - n[j] * n[j])
+            dx[2 * hidden + j] = d[j] * (one - z[j]) * (one - n[j] * n[j])
         for j in range(hidden):                         # da_z
-            dx[hidden + j] = d[j] * (h_old[j] - n[j]) * z[j] * (1 - z[j])
+            dx[hidden + j] = d[j] * (h_old[j] - n[j]) * z[j] * (one - z[j])
         for j in range(hidden):                         # da_r
-            dx[j] = dx[2 * hidden + j] * h_n[j] * r[j] * (1 - r[j])
+            dx[j] = dx[2 * hidden + j] * h_n[j] * r[j] * (one - r[j])
         for j in range(2 * hidden):                     # dhg shares the r and z columns
             dhh[j] = dx[j]
         for j in range(hidden):
@@ -316,82 +332,113 @@ def gru_step_backward_numba(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
 
 
 # ----- the CUDA kernels: one thread per (example b, unit j), reading and writing that unit's gate columns ---
+#
+# The constants come from an array's dtype (``half``, ``one``): numba computes float32 * 0.5 or 1 - float32
+# in float64, not what the reference computes, and on most GPUs a small fraction of float32's speed.
+# A thread reads all of its unit's columns before it writes any, so ``gates`` may be ``xg``.
 
-LSTM_STEP_CUDA = """
-long long b = i / hidden, row = b * 4 * hidden;
-int j = i % hidden;
-T gi = 0.5 * (tanh(0.5 * (xg[row + j] + hg[row + j])) + 1);                            // sigmoid via tanh
-T gf = 0.5 * (tanh(0.5 * (xg[row + hidden + j] + hg[row + hidden + j])) + 1);
-T gg = tanh(xg[row + 2 * hidden + j] + hg[row + 2 * hidden + j]);
-T go = 0.5 * (tanh(0.5 * (xg[row + 3 * hidden + j] + hg[row + 3 * hidden + j])) + 1);
-gates[row + j] = gi; gates[row + hidden + j] = gf; gates[row + 2 * hidden + j] = gg; gates[row + 3 * hidden + j] = go;
-c = gf * c_prev + gi * gg;
-tanh_c = tanh(c);
-h = go * tanh_c;
-"""
-
-LSTM_STEP_BACKWARD_CUDA = """
-long long b = i / hidden, row = b * 4 * hidden;
-int j = i % hidden;
-T gi = gates[row + j], gf = gates[row + hidden + j], gg = gates[row + 2 * hidden + j], go = gates[row + 3 * hidden + j];
-T dc_total = dc + dh * go * (1 - tanh_c * tanh_c);
-d_gates[row + j] = dc_total * gg * gi * (1 - gi);
-d_gates[row + hidden + j] = dc_total * c_prev * gf * (1 - gf);
-d_gates[row + 2 * hidden + j] = dc_total * gi * (1 - gg * gg);
-d_gates[row + 3 * hidden + j] = dh * tanh_c * go * (1 - go);
-dc_prev = dc_total * gf;
-"""
-
-GRU_STEP_CUDA = """
-long long b = i / hidden, row = b * 3 * hidden;
-int j = i % hidden;
-T r = 0.5 * (tanh(0.5 * (xg[row + j] + hg[row + j])) + 1);
-T z = 0.5 * (tanh(0.5 * (xg[row + hidden + j] + hg[row + hidden + j])) + 1);
-T n = tanh(xg[row + 2 * hidden + j] + r * hg[row + 2 * hidden + j]);      // r scales W_hn h + b_hn
-gates[row + j] = r; gates[row + hidden + j] = z; gates[row + 2 * hidden + j] = n;
-h = (1 - z) * n + z * h_prev;
-"""
-
-GRU_STEP_BACKWARD_CUDA = """
-long long b = i / hidden, row = b * 3 * hidden;
-int j = i % hidden;
-T r = gates[row + j], z = gates[row + hidden + j], n = gates[row + 2 * hidden + j];
-T da_n = dh * (1 - z) * (1 - n * n);
-T da_z = dh * (h_prev - n) * z * (1 - z);
-T da_r = da_n * hg[row + 2 * hidden + j] * r * (1 - r);
-dxg[row + j] = da_r; dxg[row + hidden + j] = da_z; dxg[row + 2 * hidden + j] = da_n;
-dhg[row + j] = da_r; dhg[row + hidden + j] = da_z; dhg[row + 2 * hidden + j] = da_n * r;
-dh_prev = dh * z;
-"""
+@gpu_kernel
+def _lstm_step_gpu(xg, hg, c_prev, gates, c, tanh_c, h):
+    i = cuda.grid(1)
+    batch, hidden = c_prev.shape
+    if i < batch * hidden:
+        b, j = i // hidden, i % hidden
+        half, one = c.dtype.type(0.5), c.dtype.type(1)
+        gi = half * (math.tanh(half * (xg[b, j] + hg[b, j])) + one)                    # sigmoid via tanh
+        gf = half * (math.tanh(half * (xg[b, hidden + j] + hg[b, hidden + j])) + one)
+        gg = math.tanh(xg[b, 2 * hidden + j] + hg[b, 2 * hidden + j])
+        go = half * (math.tanh(half * (xg[b, 3 * hidden + j] + hg[b, 3 * hidden + j])) + one)
+        gates[b, j], gates[b, hidden + j], gates[b, 2 * hidden + j], gates[b, 3 * hidden + j] = gi, gf, gg, go
+        c_new = gf * c_prev[b, j] + gi * gg
+        t = math.tanh(c_new)
+        c[b, j], tanh_c[b, j], h[b, j] = c_new, t, go * t
 
 
 def lstm_step_cuda(xg, hg, c_prev, gates, c, tanh_c, h):
     """Same contract as :func:`lstm_step_reference`, for CuPy arrays: one kernel."""
     check_lstm_step("lstm_step_cuda", xg, hg, c_prev, gates, c, tanh_c, h, "cuda")
-    run = cuda_elementwise("raw T xg, raw T hg, T c_prev, int32 hidden", "raw T gates, T c, T tanh_c, T h",
-                           LSTM_STEP_CUDA, "minigrad_lstm_step")
-    run(xg, hg, c_prev, c_prev.shape[1], gates, c, tanh_c, h)
+    _lstm_step_gpu[launch(c_prev.size)](xg, hg, c_prev, gates, c, tanh_c, h)
+
+
+@gpu_kernel
+def _lstm_step_backward_gpu(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev):
+    i = cuda.grid(1)
+    batch, hidden = c_prev.shape
+    if i < batch * hidden:
+        b, j = i // hidden, i % hidden
+        one = dc_prev.dtype.type(1)
+        gi, gf, gg, go = gates[b, j], gates[b, hidden + j], gates[b, 2 * hidden + j], gates[b, 3 * hidden + j]
+        t = tanh_c[b, j]
+        dc_total = dc[b, j] + dh[b, j] * go * (one - t * t)
+        d_gates[b, j] = dc_total * gg * gi * (one - gi)
+        d_gates[b, hidden + j] = dc_total * c_prev[b, j] * gf * (one - gf)
+        d_gates[b, 2 * hidden + j] = dc_total * gi * (one - gg * gg)
+        d_gates[b, 3 * hidden + j] = dh[b, j] * t * go * (one - go)
+        dc_prev[b, j] = dc_total * gf
 
 
 def lstm_step_backward_cuda(gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev):
     """Same contract as :func:`lstm_step_backward_reference`, for CuPy arrays: one kernel."""
     check_lstm_step_backward("lstm_step_backward_cuda", gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev, "cuda")
-    run = cuda_elementwise("raw T gates, T c_prev, T tanh_c, T dh, T dc, int32 hidden", "raw T d_gates, T dc_prev",
-                           LSTM_STEP_BACKWARD_CUDA, "minigrad_lstm_step_backward")
-    run(gates, c_prev, tanh_c, dh, dc, c_prev.shape[1], d_gates, dc_prev)
+    _lstm_step_backward_gpu[launch(c_prev.size)](gates, c_prev, tanh_c, dh, dc, d_gates, dc_prev)
+
+
+@gpu_kernel
+def _gru_step_gpu(xg, hg, h_prev, gates, h):
+    i = cuda.grid(1)
+    batch, hidden = h_prev.shape
+    if i < batch * hidden:
+        b, j = i // hidden, i % hidden
+        half, one = h.dtype.type(0.5), h.dtype.type(1)
+        r = half * (math.tanh(half * (xg[b, j] + hg[b, j])) + one)
+        z = half * (math.tanh(half * (xg[b, hidden + j] + hg[b, hidden + j])) + one)
+        n = math.tanh(xg[b, 2 * hidden + j] + r * hg[b, 2 * hidden + j])           # r scales W_hn h + b_hn
+        gates[b, j], gates[b, hidden + j], gates[b, 2 * hidden + j] = r, z, n
+        h[b, j] = (one - z) * n + z * h_prev[b, j]
 
 
 def gru_step_cuda(xg, hg, h_prev, gates, h):
     """Same contract as :func:`gru_step_reference`, for CuPy arrays: one kernel."""
     check_gru_step("gru_step_cuda", xg, hg, h_prev, gates, h, "cuda")
-    run = cuda_elementwise("raw T xg, raw T hg, T h_prev, int32 hidden", "raw T gates, T h", GRU_STEP_CUDA,
-                           "minigrad_gru_step")
-    run(xg, hg, h_prev, h_prev.shape[1], gates, h)
+    _gru_step_gpu[launch(h_prev.size)](xg, hg, h_prev, gates, h)
+
+
+@gpu_kernel
+def _gru_step_backward_gpu(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
+    i = cuda.grid(1)
+    batch, hidden = h_prev.shape
+    if i < batch * hidden:
+        b, j = i // hidden, i % hidden
+        one = dh_prev.dtype.type(1)
+        r, z, n = gates[b, j], gates[b, hidden + j], gates[b, 2 * hidden + j]
+        d = dh[b, j]
+        da_n = d * (one - z) * (one - n * n)
+        da_z = d * (h_prev[b, j] - n) * z * (one - z)
+        da_r = da_n * hg[b, 2 * hidden + j] * r * (one - r)
+        dxg[b, j], dxg[b, hidden + j], dxg[b, 2 * hidden + j] = da_r, da_z, da_n
+        dhg[b, j], dhg[b, hidden + j], dhg[b, 2 * hidden + j] = da_r, da_z, da_n * r
+        dh_prev[b, j] = d * z
 
 
 def gru_step_backward_cuda(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
     """Same contract as :func:`gru_step_backward_reference`, for CuPy arrays: one kernel."""
     check_gru_step_backward("gru_step_backward_cuda", gates, hg, h_prev, dh, dxg, dhg, dh_prev, "cuda")
-    run = cuda_elementwise("raw T gates, raw T hg, T h_prev, T dh, int32 hidden", "raw T dxg, raw T dhg, T dh_prev",
-                           GRU_STEP_BACKWARD_CUDA, "minigrad_gru_step_backward")
-    run(gates, hg, h_prev, dh, h_prev.shape[1], dxg, dhg, dh_prev)
+    _gru_step_backward_gpu[launch(h_prev.size)](gates, hg, h_prev, dh, dxg, dhg, dh_prev)
+
+
+# ----- the entries the ops call --------------------------------------------------------------------------------
+
+def takes(*wide):
+    """``fast`` of a step kernel: every array of one compiled dtype (the kernels' constants take it), and the
+    (B, G H) arrays, at argument positions ``wide``, C-contiguous, as the checks require."""
+    def fast(*args):
+        return float_arrays(*args) and all(args[k].flags.c_contiguous for k in wide)
+    return fast
+
+
+lstm_step = Kernel("lstm_step", lstm_step_reference, lstm_step_numba, lstm_step_cuda, fast=takes(0, 1, 3))
+lstm_step_backward = Kernel("lstm_step_backward", lstm_step_backward_reference, lstm_step_backward_numba,
+                            lstm_step_backward_cuda, fast=takes(0, 5))
+gru_step = Kernel("gru_step", gru_step_reference, gru_step_numba, gru_step_cuda, fast=takes(0, 1, 3))
+gru_step_backward = Kernel("gru_step_backward", gru_step_backward_reference, gru_step_backward_numba,
+                           gru_step_backward_cuda, fast=takes(0, 1, 4, 5))

@@ -4,17 +4,16 @@ For input (N, C), (N, C, L) or (N, C, H, W), channel c's statistics are taken ov
 x[:, c, ...] (L = H*W for images, 1 for (N, C) input); the op works on the input viewed as (N, C, L).
 An image batch laid out channels-last in memory, as ``conv2d`` leaves it, is viewed as (N*H*W, C, 1)
 instead: the same values without a copy, and the output keeps that layout for the next convolution.
-The sums over a channel run in ``minigrad.kernels.batchnorm`` (NumPy reference and numba kernel).
+The passes over the data run in ``minigrad.kernels.batchnorm`` (a NumPy reference, numba's loops on the CPU
+and numba.cuda kernels on a GPU), through its Kernel entries batch_stats, scale_shift and batch_norm_backward.
 """
 
-import functools
 import math
 
-from .. import kernels
 from ..autograd import Function, check_dtype
-from ..kernels import channels_last
 from ..backend import get_array_module
-from ..kernels import batchnorm as bn_kernels
+from ..kernels import channels_last
+from ..kernels.batchnorm import batch_norm_backward, batch_stats, scale_shift
 from ..tensor import Tensor
 
 
@@ -68,10 +67,8 @@ class BatchNorm(Function):
         xp = get_array_module(x)
         ctx.channels_last = is_channels_last(x)
         x3 = channel_view(x, ctx.channels_last)              # (N, C, L), or (N*H*W, C, 1)
-        pick = functools.partial(kernels.choose, xp)
         if training:
-            stats = pick(bn_kernels.batch_stats_reference, bn_kernels.batch_stats_numba, bn_kernels.batch_stats_cuda)
-            mean, var = stats(x3)
+            mean, var = batch_stats(x3)
             update_running_stats(running_mean, running_var, mean, var, x3.shape[0] * x3.shape[2], momentum)
         else:
             mean, var = running_mean.astype(xp.float64), running_var.astype(xp.float64)
@@ -79,8 +76,7 @@ class BatchNorm(Function):
         gamma = weight.astype(xp.float64)
         scale = gamma * invstd                                 # s = gamma / sqrt(var + eps)
         shift = bias.astype(xp.float64) - mean * scale         # t = beta - mu s
-        y = pick(bn_kernels.scale_shift_reference, bn_kernels.scale_shift_numba,
-                 bn_kernels.scale_shift_cuda)(x3, scale, shift)
+        y = scale_shift(x3, scale, shift)
         ctx.save_for_backward(x3, mean, invstd, gamma)
         ctx.training, ctx.shape = training, x.shape
         return from_channel_view(y, x.shape, ctx.channels_last)
@@ -89,10 +85,8 @@ class BatchNorm(Function):
     def backward(ctx, g):
         x3, mean, invstd, gamma = ctx.saved
         need_x, need_weight, need_bias = ctx.needs_input_grad
-        xp = get_array_module(g)
         g3 = channel_view(g.astype(x3.dtype, copy=False), ctx.channels_last)
-        run = kernels.choose(xp, bn_kernels.backward_reference, bn_kernels.backward_numba, bn_kernels.backward_cuda)
-        dx, sum_g, sum_g_xhat = run(g3, x3, mean, invstd, gamma, ctx.training, need_x)
+        dx, sum_g, sum_g_xhat = batch_norm_backward(g3, x3, mean, invstd, gamma, ctx.training, need_x)
         weight, bias = ctx.inputs[1], ctx.inputs[2]
         return (from_channel_view(dx, ctx.shape, ctx.channels_last) if need_x else None,
                 sum_g_xhat.astype(weight.dtype) if need_weight else None,   # dL/dgamma = sum g x_hat

@@ -8,7 +8,8 @@ product. The weights have PyTorch's layout and names, so a state_dict copies acr
 with G = 4 gates for the LSTM, in the order i, f, g, o, and G = 3 for the GRU, in the order r, z, n: rows
 [k H, (k + 1) H) of each belong to gate k. One step of either cell is two affine maps, the input's part
 xg = x W_ih^T + b_ih and the recurrent part hg = h W_hh^T + b_hh (each (B, G H)), followed by elementwise
-operations on them (``minigrad.kernels.rnn``, a numba kernel beside each NumPy reference).
+operations on them (``minigrad.kernels.rnn``: lstm_step, gru_step and their backward steps, each a Kernel
+entry that runs numba's loops on the CPU, a numba.cuda kernel on a GPU, or the NumPy reference).
 
 Why a whole layer is one op. Built from generic ops, a step records about fifteen graph nodes (slices, two
 products, sigmoids, tanh, products, sums), so a layer over T = 500 steps is 7,500 nodes and every step's
@@ -31,24 +32,15 @@ The Tensor-level functions, with PyTorch's arguments:
                              what ``minigrad.nn.LSTM`` and ``minigrad.nn.GRU`` run
 """
 
-from .. import kernels
 from ..autograd import Function, check_dtype
 from ..backend import get_array_module
-from ..kernels import rnn as rnn_kernels
+from ..kernels.rnn import gru_step, gru_step_backward, lstm_step, lstm_step_backward
 from ..threads import one_blas_thread
 from ..tensor import Tensor
 from .dropout import Dropout
 from .shape import Concatenate, Stack
 
 GATES = {"lstm": 4, "gru": 3}
-
-
-def step_kernels(mode, xp):
-    """(step, step_backward) of ``mode`` ('lstm' or 'gru') for arrays of module ``xp``: numba's on the CPU,
-    CUDA kernels on a GPU, the references otherwise."""
-    def pick(name):
-        return kernels.choose(xp, *(getattr(rnn_kernels, f"{name}_{kind}") for kind in ("reference", "numba", "cuda")))
-    return pick(f"{mode}_step"), pick(f"{mode}_step_backward")
 
 
 def flat(a):
@@ -141,12 +133,11 @@ class LSTMCell(Function):
     @staticmethod
     def forward(ctx, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
         xp = get_array_module(x)
-        step, _ = step_kernels("lstm", xp)
         xg = x @ weight_ih.T + (bias_ih + bias_hh)           # (B, 4H): the input's part of a, both biases
         hg = h @ weight_hh.T                                  # (B, 4H): the recurrent part
         out = xp.empty((2,) + h.shape, dtype=x.dtype)        # [h', c']
         gates, tanh_c = xp.empty_like(xg), xp.empty_like(c)
-        step(xg, hg, c, gates, out[1], tanh_c, out[0])
+        lstm_step(xg, hg, c, gates, out[1], tanh_c, out[0])
         ctx.save_for_backward(x, h, c, weight_ih, weight_hh, gates, tanh_c)
         return out
 
@@ -154,10 +145,9 @@ class LSTMCell(Function):
     def backward(ctx, grad):
         x, h, c, weight_ih, weight_hh, gates, tanh_c = ctx.saved
         xp = get_array_module(grad)
-        _, step_backward = step_kernels("lstm", xp)
         need_x, need_h, need_c = ctx.needs_input_grad[:3]
         d_gates, dc = xp.empty_like(gates), xp.empty_like(c)
-        step_backward(gates, c, tanh_c, grad[0], grad[1], d_gates, dc)          # steps 1-3: dA and dL/dc
+        lstm_step_backward(gates, c, tanh_c, grad[0], grad[1], d_gates, dc)     # steps 1-3: dA and dL/dc
         return (d_gates @ weight_ih if need_x else None,
                 d_gates @ weight_hh if need_h else None,
                 dc if need_c else None,
@@ -206,11 +196,10 @@ class GRUCell(Function):
     @staticmethod
     def forward(ctx, x, h, weight_ih, weight_hh, bias_ih, bias_hh):
         xp = get_array_module(x)
-        step, _ = step_kernels("gru", xp)
         xg = x @ weight_ih.T + bias_ih                       # (B, 3H): [x_r, x_z, x_n]
         hg = h @ weight_hh.T + bias_hh                       # (B, 3H): [h_r, h_z, h_n]
         gates, h_new = xp.empty_like(xg), xp.empty_like(h)
-        step(xg, hg, h, gates, h_new)
+        gru_step(xg, hg, h, gates, h_new)
         ctx.save_for_backward(x, h, weight_ih, weight_hh, gates, hg)
         return h_new
 
@@ -218,10 +207,9 @@ class GRUCell(Function):
     def backward(ctx, grad):
         x, h, weight_ih, weight_hh, gates, hg = ctx.saved
         xp = get_array_module(grad)
-        _, step_backward = step_kernels("gru", xp)
         need_x, need_h = ctx.needs_input_grad[:2]
         dxg, dhg, dh = xp.empty_like(gates), xp.empty_like(gates), xp.empty_like(h)
-        step_backward(gates, hg, h, grad, dxg, dhg, dh)                          # steps 1-3; dh = dL/dh' * z
+        gru_step_backward(gates, hg, h, grad, dxg, dhg, dh)                      # steps 1-3; dh = dL/dh' * z
         return (dxg @ weight_ih if need_x else None,
                 dh + dhg @ weight_hh if need_h else None,
                 *weight_gradients(ctx.needs_input_grad[2:], dxg, dhg, x, h))
@@ -273,7 +261,6 @@ class LSTMLayer(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, reverse=False):
         xp = get_array_module(x)
-        step, _ = step_kernels("lstm", xp)
         seq_len, batch, _ = x.shape
         hidden = h0.shape[1]
         # The input's part of every step's gates; step t overwrites its slice with its gates [i, f, g, o].
@@ -287,7 +274,7 @@ class LSTMLayer(Function):
         with one_blas_thread():
             for t in time_steps(seq_len, reverse):
                 xp.matmul(h, weight_hh_t, out=hg)
-                step(gates[t], hg, c, gates[t], states[1, t], tanh_c[t], states[0, t])
+                lstm_step(gates[t], hg, c, gates[t], states[1, t], tanh_c[t], states[0, t])
                 h, c = states[0, t], states[1, t]
         ctx.save_for_backward(x, h0, c0, weight_ih, weight_hh, gates, states, tanh_c)
         ctx.reverse = reverse
@@ -297,7 +284,6 @@ class LSTMLayer(Function):
     def backward(ctx, grad):
         x, h0, c0, weight_ih, weight_hh, gates, states, tanh_c = ctx.saved
         xp = get_array_module(grad)
-        _, step_backward = step_kernels("lstm", xp)
         order = time_steps(len(x), ctx.reverse)
         d_gates = xp.empty_like(gates)                        # dA_t for every step
         dh, dc = xp.zeros_like(h0), xp.zeros_like(c0)         # carries: nothing comes after the last step
@@ -306,7 +292,7 @@ class LSTMLayer(Function):
                 t = order[k]
                 c_prev = c0 if k == 0 else states[1, order[k - 1]]
                 dc_prev = xp.empty_like(c0)
-                step_backward(gates[t], c_prev, tanh_c[t], grad[0, t] + dh, grad[1, t] + dc, d_gates[t], dc_prev)
+                lstm_step_backward(gates[t], c_prev, tanh_c[t], grad[0, t] + dh, grad[1, t] + dc, d_gates[t], dc_prev)
                 dh, dc = d_gates[t] @ weight_hh, dc_prev      # the carries into the step read before t
         need_x, need_h0, need_c0 = ctx.needs_input_grad[:3]
         h_prev = previous_states(states[0], h0, ctx.reverse)
@@ -350,7 +336,6 @@ class GRULayer(Function):
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse=False):
         xp = get_array_module(x)
-        step, _ = step_kernels("gru", xp)
         seq_len, batch, _ = x.shape
         hidden = h0.shape[1]
         # The input's part of every step's gates; step t overwrites its slice with its gates [r, z, n].
@@ -364,7 +349,7 @@ class GRULayer(Function):
             for t in time_steps(seq_len, reverse):
                 xp.matmul(h, weight_hh_t, out=hg[t])
                 hg[t] += bias_hh
-                step(gates[t], hg[t], h, gates[t], hs[t])
+                gru_step(gates[t], hg[t], h, gates[t], hs[t])
                 h = hs[t]
         ctx.save_for_backward(x, h0, weight_ih, weight_hh, gates, hg, hs)
         ctx.reverse = reverse
@@ -374,7 +359,6 @@ class GRULayer(Function):
     def backward(ctx, grad):
         x, h0, weight_ih, weight_hh, gates, hg, hs = ctx.saved
         xp = get_array_module(grad)
-        _, step_backward = step_kernels("gru", xp)
         order = time_steps(len(x), ctx.reverse)
         dxg, dhg = xp.empty_like(gates), xp.empty_like(gates)   # dX_t and dH_t for every step
         dh = xp.zeros_like(h0)                                  # the carry: nothing after the last step
@@ -383,7 +367,7 @@ class GRULayer(Function):
                 t = order[k]
                 h_prev = h0 if k == 0 else hs[order[k - 1]]
                 dh_direct = xp.empty_like(h0)
-                step_backward(gates[t], hg[t], h_prev, grad[t] + dh, dxg[t], dhg[t], dh_direct)
+                gru_step_backward(gates[t], hg[t], h_prev, grad[t] + dh, dxg[t], dhg[t], dh_direct)
                 dh = dh_direct + dhg[t] @ weight_hh             # the carry into the step read before t
         need_x, need_h0 = ctx.needs_input_grad[:2]
         h_prev = previous_states(hs, h0, ctx.reverse)

@@ -1,9 +1,8 @@
 """Adam and AdamW."""
 
-from .. import kernels
 from ..autograd import no_grad
 from ..backend import get_array_module
-from ..kernels.adam import adam_update_cuda, adam_update_numba, adam_update_reference
+from ..kernels.adam import adam_update
 from .optimizer import Optimizer, check_hyper_parameters
 
 
@@ -20,8 +19,8 @@ class Adam(Optimizer):
         theta_t = theta_{t-1} - lr m_hat_t / (sqrt(v_hat_t) + eps)
 
     Pinto & Silva use beta1 = 0.9, beta2 = 0.999, eps = 1e-8 (the defaults). The update runs as one fused
-    loop, numba's on the CPU and a CuPy kernel on a GPU (``minigrad.kernels.adam``); its array-code
-    reference is the lines above.
+    loop, numba's on the CPU and a numba.cuda kernel on a GPU (``minigrad.kernels.adam``); its array-code
+    reference is the lines above, which run instead for parameters that are not C-contiguous.
     """
 
     decoupled = False
@@ -47,11 +46,8 @@ class Adam(Optimizer):
                     state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(array),
                                              "exp_avg_sq": xp.zeros_like(array)}
                 state["step"] += 1
-                dense = all(a.flags.c_contiguous for a in (array, state["exp_avg"], state["exp_avg_sq"]))
-                update = kernels.choose(xp, adam_update_reference, numba=adam_update_numba if dense else None,
-                                        cuda=adam_update_cuda)
-                update(array, p.grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2,
-                       group["eps"], state["step"], group["weight_decay"], self.decoupled)
+                adam_update(array, p.grad, state["exp_avg"], state["exp_avg_sq"], group["lr"], beta1, beta2,
+                            group["eps"], state["step"], group["weight_decay"], self.decoupled)
                 p._bump_version()
 
 

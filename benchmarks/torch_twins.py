@@ -10,12 +10,26 @@ import torch
 from torch import nn
 
 
+def full_float32_precision():
+    """Turn off TF32, so PyTorch's float32 matrix products and convolutions round as minigrad's do.
+
+    On Ampere and later GPUs PyTorch may compute float32 convolutions (and, by setting, matmuls) in TF32,
+    with a 10-bit mantissa: its results would differ from minigrad's by ~1e-3, not by float32 rounding.
+    Returns the settings made."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    return {"cuda.matmul.allow_tf32": False, "cudnn.allow_tf32": False, "float32_matmul_precision": "highest"}
+
+
 def start_torch(threads, device):
-    """PyTorch on ``threads`` CPU threads, for a side-by-side run on ``device`` ("cpu" or "cuda").
+    """PyTorch on ``threads`` CPU threads, for a side-by-side run on ``device`` ("cpu" or "cuda"), in full
+    float32 precision (:func:`full_float32_precision`).
 
     For "cuda", exits saying why when minigrad cannot use the GPU (no CuPy, no device) or this PyTorch
     has no CUDA build, so neither engine runs alone."""
     torch.set_num_threads(threads)
+    full_float32_precision()
     if device == "cuda":
         from minigrad.backend import module_for_device
         try:

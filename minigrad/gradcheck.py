@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .autograd import no_grad
-from .backend import to_numpy
+from .backend import device_of, to_numpy
 from .tensor import Tensor
 
 
@@ -70,6 +70,15 @@ class GradcheckResult:
                 f"|difference| {abs(a - n):.3g} (allowed {self.atol:g} + {self.rtol:g} * |numeric|)")
 
 
+def _refuse_gpu_inputs(inputs):
+    """gradcheck runs on the CPU: a GPU input is refused by name, not silently copied to the host."""
+    for position, x in enumerate(inputs):
+        where = device_of(x.data if isinstance(x, Tensor) else x)
+        if where != "cpu":
+            raise ValueError(f"gradcheck runs on the CPU only: input {position} is on {where}. Pass it as a "
+                             "NumPy array or .cpu() tensor; tests/test_backends.py compares the GPU with the CPU")
+
+
 def _as_float64_leaf(x):
     array = to_numpy(x.data if isinstance(x, Tensor) else np.asarray(x))
     if array.dtype.kind != "f":
@@ -105,8 +114,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_excepti
     Args:
         fn: takes Tensors (one per input) and returns one Tensor. It must be deterministic: reseed inside
             it (``minigrad.manual_seed``) if it draws random numbers, as dropout does.
-        inputs: arrays, Tensors or numbers; floating ones are copied to float64 leaves and checked, others
-            (e.g. integer class labels) are passed to ``fn`` unchanged.
+        inputs: arrays, Tensors or numbers, on the CPU (a GPU input raises ValueError); floating ones are
+            copied to float64 leaves and checked, others (e.g. integer class labels) are passed to ``fn``
+            unchanged.
         eps: the finite-difference step.  atol, rtol: an element passes when
             |analytic - numeric| <= atol + rtol * |numeric|.
         seed: seeds the random upstream gradient.
@@ -115,6 +125,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_excepti
 
     Returns a :class:`GradcheckResult` with both gradients of every input.
     """
+    _refuse_gpu_inputs(inputs)
     leaves, checked = zip(*(_as_float64_leaf(x) for x in inputs)) if inputs else ((), ())
     out = fn(*leaves)
     if not isinstance(out, Tensor) or not out.requires_grad:

@@ -27,6 +27,7 @@ from .backend import get_array_module, to_numpy
 from .checkpoint import fitting, load_checkpoint, save_checkpoint
 from .errors import DivergenceError
 from .nn.utils import clip_grad_norm_
+from .ops.softmax import check_class_targets
 from .optim.lr_scheduler import ReduceLROnPlateau
 from .tensor import Tensor
 
@@ -61,6 +62,8 @@ def train_one_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, epoch=0, 
         loss = loss_fn(logits, labels)
         value = loss.item()
         if not math.isfinite(value):
+            if loss_fn is F.cross_entropy:   # on a GPU a label out of range gives a NaN loss: name it from the host
+                check_class_targets(to_numpy(labels.data), len(y), logits.shape[1])
             raise NonFiniteLossError(f"loss is {value} at epoch {epoch + 1}, batch {batch + 1}; stopping before "
                                      "its step. Lower the learning rate or check the inputs.")
         loss.backward()

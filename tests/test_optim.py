@@ -127,6 +127,28 @@ def test_adam_numba_kernel_accepts_a_non_contiguous_gradient():
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+def test_adam_entry_runs_the_reference_where_the_flat_loop_cannot():
+    """The adam_update entry's ``fast``: numba's flat loop for C-contiguous p, m, v of one float dtype, the
+    reference for other layouts (a transposed parameter) or dtypes; g may have any layout."""
+    from minigrad.kernels.adam import adam_update
+    p = np.zeros((4, 6))
+    hyper = (0.01, 0.9, 0.999, 1e-8, 1, 0.0, False)
+    assert adam_update.implementation(p, p.T.copy().T, p.copy(), p.copy(), *hyper) is adam_update_numba
+    assert adam_update.implementation(p.T, p.T, p.T.copy(), p.T.copy(), *hyper) is adam_update_reference
+    assert adam_update.implementation(p.T.copy(), p.T, p.T.copy(), np.asfortranarray(p.T), *hyper) \
+        is adam_update_reference
+    half = p.astype(np.float16)
+    assert adam_update.implementation(half, half, half.copy(), half.copy(), *hyper) is adam_update_reference
+    rng = np.random.default_rng(2)
+    got = [rng.normal(size=(6, 4)).T, np.zeros((6, 4)).T, np.zeros((6, 4)).T]     # transposed: the reference
+    ref = [a.copy() for a in got]
+    g = rng.normal(size=(4, 6))
+    adam_update(got[0], g, got[1], got[2], *hyper)
+    adam_update_reference(ref[0], g, ref[1], ref[2], *hyper)
+    for a, b in zip(got, ref):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
 @pytest.mark.parametrize("dtype,rtol", [("float32", 1e-6), ("float64", 1e-12)])
 def test_optimizer_numpy_path_equals_numba_path(monkeypatch, cls, dtype, rtol):

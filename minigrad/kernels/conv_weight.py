@@ -10,8 +10,9 @@ transposed view copied into place: for the U-Net's (256, 256, 3, 3) weight 2.5 m
 reading dwt down its columns, K numbers apart; for the bottleneck's (512, 512, 3, 3), of which one tap in
 nine is live, 2.8 ms, zeroing 9.4 MB and then writing one number in nine into it. The numba kernel reads
 dwt a cache line at a time (16 output channels), writes the 16 weight rows those lines feed (zeroing them
-first only where a tap is left out), and splits the output channels over the threads. The CUDA kernel
-gives each weight its own GPU thread, which reads its number from dwt (or writes 0).
+first only where a tap is left out), and splits the output channels over the threads. The numba.cuda
+kernel gives each weight its own GPU thread, which reads its number from dwt (or writes 0). The op calls the
+Kernel entry ``weight_grad``, which runs the version for the array given.
 """
 
 import numbers
@@ -20,7 +21,9 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import cuda_elementwise, expect, expect_ints
+from . import Kernel, expect, expect_ints, gpu_kernel, launch
+
+cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
 BLOCK = 16     # output channels per cache line of float32 dwt (64 bytes)
 
@@ -81,26 +84,35 @@ def weight_grad_numba(dwt, w_shape, live):
     return dw
 
 
-WEIGHT_GRAD_CUDA = """
-// i indexes dw (K, C, KH, KW) in C order: unravel it, then read its number from dwt (or 0 for a dead tap).
-long long t = i;
-int j = t % kw; t /= kw;
-int ii = t % kh; t /= kh;
-int ci = t % c; long long kk = t / c;
-int li = ii - r0, lj = j - c0;
-dw = (li >= 0 && li < live_h && lj >= 0 && lj < live_w) ? dwt[((long long)(li * live_w + lj) * c + ci) * k + kk] : (T)0;
-"""
+@gpu_kernel
+def _weight_grad_gpu(dwt, dw, r0, c0, live_h, live_w):
+    # i indexes dw (K, C, KH, KW) in C order: unravel it, then read its number from dwt (or 0 for a dead tap).
+    i = cuda.grid(1)
+    if i < dw.size:
+        _, c, kh, kw = dw.shape
+        t = i
+        j = t % kw
+        t //= kw
+        ii = t % kh
+        t //= kh
+        ci = t % c
+        kk = t // c
+        li, lj = ii - r0, j - c0
+        if 0 <= li < live_h and 0 <= lj < live_w:
+            dw[kk, ci, ii, j] = dwt[(li * live_w + lj) * c + ci, kk]
+        else:                                                    # a tap left out gets no gradient
+            dw[kk, ci, ii, j] = 0
 
 
 def weight_grad_cuda(dwt, w_shape, live):
-    """Same contract as :func:`weight_grad_reference`, for CuPy arrays."""
+    """Same contract as :func:`weight_grad_reference`, for CuPy arrays: one thread per weight."""
     check_weight_grad_arguments("weight_grad_cuda", dwt, w_shape, live, "cuda")
-    import cupy
-    k, c, kh, kw = w_shape
+    xp = get_array_module(dwt)
     rows, cols = live
-    dw = cupy.empty(w_shape, dtype=dwt.dtype)
-    run = cuda_elementwise("raw T dwt, int32 k, int32 c, int32 kh, int32 kw, int32 r0, int32 c0, int32 live_h, "
-                           "int32 live_w", "T dw", WEIGHT_GRAD_CUDA, "minigrad_weight_grad")
-    run(cupy.ascontiguousarray(dwt), k, c, kh, kw, rows.start, cols.start, rows.stop - rows.start,
-        cols.stop - cols.start, dw)
+    dw = xp.empty(w_shape, dtype=dwt.dtype)
+    _weight_grad_gpu[launch(dw.size)](xp.ascontiguousarray(dwt), dw, rows.start, cols.start, rows.stop - rows.start,
+                                      cols.stop - cols.start)
     return dw
+
+
+weight_grad = Kernel("weight_grad", weight_grad_reference, weight_grad_numba, weight_grad_cuda)

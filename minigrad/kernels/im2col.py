@@ -19,15 +19,19 @@ input. Short runs kill speed: in (N, C, H, W) memory a 7x7 image gives runs of 7
 when the input is already channels-last in memory, as the outputs of ``conv2d`` and the pooling ops are.
 
 Each function comes as a reference in array code (``xp``: NumPy or CuPy), looping only over the KH*KW
-kernel taps; as a numba kernel that loops over every element, in parallel over the batch; and as a CUDA
-kernel with one GPU thread per element it writes. The tests check they agree.
+kernel taps; as numba loops over every element, in parallel over the batch; and as a numba.cuda kernel
+with one GPU thread per element it writes (col2im's gathers the entries that add up to its pixel, so no two
+threads write one element). The Kernel entries ``im2col`` and ``col2im`` run the version for the arrays
+given (the reference for dtypes other than float32 and float64); the tests check all three agree.
 """
 
 import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import channels_last, cuda_elementwise, expect, expect_geometry, expect_ints
+from . import Kernel, channels_last, expect, expect_geometry, expect_ints, gpu_kernel, launch
+
+cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
 
 def im2col_reference(x, kernel, stride, padding, dilation, out_size):
@@ -131,61 +135,81 @@ def col2im_numba(cols, x_shape, kernel, stride, padding, dilation, out_size):
 
 # ----- the CUDA kernels: one thread per element written ------------------------------------------------------
 
-IM2COL_CUDA = """
-// i indexes cols (N, OH, OW, KH, KW, C) in C order: unravel it, then read the tap's input pixel.
-long long t = i;
-int ci = t % c; t /= c;
-int j = t % kw; t /= kw;
-int ii = t % kh; t /= kh;
-int q = t % ow; t /= ow;
-int p = t % oh; long long b = t / oh;
-int row = p * sh - ph + ii * dh, col = q * sw - pw + j * dw;
-cols = (row >= 0 && row < h && col >= 0 && col < w) ? x[((b * h + row) * w + col) * c + ci] : (T)0;
-"""
+@gpu_kernel
+def _im2col_gpu(x, cols, sh, sw, ph, pw, dh, dw):
+    # i indexes cols (N, OH, OW, KH, KW, C) in C order: unravel it, then read the tap's input pixel.
+    i = cuda.grid(1)
+    if i < cols.size:
+        _, h, w, c = x.shape                               # channels-last input
+        oh, ow, kh, kw = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
+        t = i
+        ci = t % c
+        t //= c
+        j = t % kw
+        t //= kw
+        ii = t % kh
+        t //= kh
+        q = t % ow
+        t //= ow
+        p = t % oh
+        b = t // oh
+        row, col = p * sh - ph + ii * dh, q * sw - pw + j * dw
+        if 0 <= row < h and 0 <= col < w:
+            cols[b, p, q, ii, j, ci] = x[b, row, col, ci]
+        else:                                              # the tap lands on padding
+            cols[b, p, q, ii, j, ci] = 0
 
-COL2IM_CUDA = """
-// i indexes dx (N, H, W, C): gather every (window, tap) that copied this pixel, instead of scattering to it,
-// so that no two threads write the same element.
-long long t = i;
-int ci = t % c; t /= c;
-int col = t % w; t /= w;
-int row = t % h; long long b = t / h;
-T total = 0;
-for (int ii = 0; ii < kh; ii++) {
-    int pp = row + ph - ii * dh;                     // = p * sh for the window p that reads this row with tap ii
-    if (pp < 0 || pp % sh != 0 || pp / sh >= oh) continue;
-    for (int j = 0; j < kw; j++) {
-        int qq = col + pw - j * dw;
-        if (qq < 0 || qq % sw != 0 || qq / sw >= ow) continue;
-        total += cols[((((b * oh + pp / sh) * ow + qq / sw) * kh + ii) * kw + j) * c + ci];
-    }
-}
-dx = total;
-"""
 
-GEOMETRY_PARAMS = ("int32 h, int32 w, int32 c, int32 oh, int32 ow, int32 kh, int32 kw, int32 sh, int32 sw, "
-                   "int32 ph, int32 pw, int32 dh, int32 dw")
+@gpu_kernel
+def _col2im_gpu(cols, dx, sh, sw, ph, pw, dh, dw):
+    # i indexes dx (N, H, W, C): gather every (window, tap) that copied this pixel, instead of scattering to
+    # it, so that no two threads write the same element.
+    i = cuda.grid(1)
+    if i < dx.size:
+        _, h, w, c = dx.shape
+        oh, ow, kh, kw = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
+        t = i
+        ci = t % c
+        t //= c
+        col = t % w
+        t //= w
+        row = t % h
+        b = t // h
+        total = dx.dtype.type(0)                           # in dx's dtype: float32 stays float32
+        for ii in range(kh):
+            pp = row + ph - ii * dh                        # = p * sh for the window p whose tap ii is this row
+            if pp < 0 or pp % sh != 0 or pp // sh >= oh:
+                continue
+            for j in range(kw):
+                qq = col + pw - j * dw
+                if qq < 0 or qq % sw != 0 or qq // sw >= ow:
+                    continue
+                total += cols[b, pp // sh, qq // sw, ii, j, ci]
+        dx[b, row, col, ci] = total
 
 
 def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
-    """Same contract as :func:`im2col_reference`, for CuPy arrays."""
+    """Same contract as :func:`im2col_reference`, for CuPy arrays: one thread per element of cols."""
     check_im2col_arguments("im2col_cuda", x, kernel, stride, padding, dilation, out_size, "cuda")
-    import cupy
-    n, c, h, w = x.shape
+    xp = get_array_module(x)
+    n, c = x.shape[:2]
     (kh, kw), (oh, ow) = kernel, out_size
-    cols = cupy.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
-    run = cuda_elementwise(f"raw T x, {GEOMETRY_PARAMS}", "T cols", IM2COL_CUDA, "minigrad_im2col")
-    run(channels_last(x), h, w, c, oh, ow, kh, kw, *stride, *padding, *dilation, cols)
+    cols = xp.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    _im2col_gpu[launch(cols.size)](channels_last(x), cols, *stride, *padding, *dilation)
     return cols.reshape(n * oh * ow, kh * kw * c)
 
 
 def col2im_cuda(cols, x_shape, kernel, stride, padding, dilation, out_size):
-    """Same contract as :func:`col2im_reference`, for CuPy arrays."""
+    """Same contract as :func:`col2im_reference`, for CuPy arrays: one thread per element of dx."""
     check_col2im_arguments("col2im_cuda", cols, x_shape, kernel, stride, padding, dilation, out_size, "cuda")
-    import cupy
+    xp = get_array_module(cols)
     n, c, h, w = x_shape
     (kh, kw), (oh, ow) = kernel, out_size
-    dx = cupy.empty((n, h, w, c), dtype=cols.dtype)
-    run = cuda_elementwise(f"raw T cols, {GEOMETRY_PARAMS}", "T dx", COL2IM_CUDA, "minigrad_col2im")
-    run(cupy.ascontiguousarray(cols), h, w, c, oh, ow, kh, kw, *stride, *padding, *dilation, dx)
+    dx = xp.empty((n, h, w, c), dtype=cols.dtype)
+    _col2im_gpu[launch(dx.size)](xp.ascontiguousarray(cols).reshape(n, oh, ow, kh, kw, c), dx, *stride, *padding,
+                                 *dilation)
     return dx.transpose(0, 3, 1, 2)
+
+
+im2col = Kernel("im2col", im2col_reference, im2col_numba, im2col_cuda)
+col2im = Kernel("col2im", col2im_reference, col2im_numba, col2im_cuda)

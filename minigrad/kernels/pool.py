@@ -1,5 +1,5 @@
 """Max, average and adaptive average pooling over NCHW arrays: forward and backward, each as a NumPy (xp)
-reference and a numba kernel.
+reference, numba loops for the CPU and a numba.cuda kernel for a GPU.
 
 Geometry (checked and computed by ``minigrad.ops.pool``, which calls these): ``kernel`` (kh, kw), ``stride``
 (sh, sw), ``padding`` (ph, pw), ``dilation`` (dh, dw) and the output size ``out`` (oh, ow). Window (p, q)
@@ -18,9 +18,10 @@ They read and write channels-last memory, (N, H, W, C), as ``conv2d`` produces i
 runs over the C channels of one pixel, consecutive in memory, which the compiler turns into vector
 instructions. Their wrappers take and return (N, C, H, W)-shaped arrays like the references (views of
 channels-last memory; an input in another layout is copied first). Adaptive pooling's windows differ in
-size, so its reference uses two matrix products instead. The CUDA kernels at the end run one GPU thread
-per element they write; their backward passes gather each input element's gradient from the windows that
-contain it, so no two threads write the same element.
+size, so its reference uses two matrix products instead. The numba.cuda kernels at the end run one GPU
+thread per element they write; their backward passes gather each input element's gradient from the windows
+that contain it, so no two threads write the same element. The ops call the Kernel entries at the very end
+(``max_pool2d_forward``, ...), which run the reference for dtypes other than float32 and float64.
 """
 
 import numbers
@@ -29,7 +30,9 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import channels_last, cuda_elementwise, expect, expect_geometry, expect_ints
+from . import FLOATS, Kernel, channels_last, expect, expect_geometry, expect_ints, gpu_kernel, launch
+
+cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
 
 # ----- helpers of the references ------------------------------------------------------------------------------
@@ -458,122 +461,216 @@ def adaptive_avg_pool2d_backward_numba(grad, x_shape):
 
 
 # ----- the CUDA kernels -----------------------------------------------------------------------------------------
+#
+# One thread per element written, on channels-last (N, rows, cols, C) arrays: thread i unravels its index
+# into (b, row, col, ci). The forward passes read each output's window; the backward passes gather each
+# input element's gradient from the windows (p, q) whose tap (ii, j) is that element, p sh = r + ph - ii dh
+# and q sw = s + pw - j dw, so no two threads write the same element. Sums start from ``dtype.type(0)``
+# and divisors are converted to the array's dtype: a float32 kernel computes in float32, as the reference.
+# (min and max are written out as conditional expressions: numba.cuda compiles those builtins as separate
+# device functions.)
 
-# Index arithmetic shared by the kernels: i unravelled over a channels-last (N, rows, cols, C) array.
-UNRAVEL = """
-long long t = i;
-int ci = t % c; t /= c;
-int {col} = t % {cols}; t /= {cols};
-int {row} = t % {rows}; long long b = t / {rows};
-"""
-OUTPUT = UNRAVEL.format(row="p", col="q", rows="oh", cols="ow")        # i indexes an output (N, OH, OW, C)
-INPUT = UNRAVEL.format(row="r", col="s", rows="h", cols="w")           # i indexes an input (N, H, W, C)
-# The windows (p, q) whose tap (ii, j) is input pixel (r, s): loops for the gathering backward passes.
-WINDOWS_OF_PIXEL = """
-for (int ii = 0; ii < kh; ii++) {{
-    int pp = r + ph - ii * dh;
-    if (pp < 0 || pp % sh != 0 || pp / sh >= oh) continue;
-    int p = pp / sh;
-    for (int j = 0; j < kw; j++) {{
-        int qq = s + pw - j * dw;
-        if (qq < 0 || qq % sw != 0 || qq / sw >= ow) continue;
-        int q = qq / sw;
-        long long o = ((b * oh + p) * ow + q) * c + ci;
-        {body}
-    }}
-}}
-"""
-DIVISOR = """
-int top = p * sh - ph, left = q * sw - pw;
-int bottom = min(top + kh, h + ph), right = min(left + kw, w + pw);
-int divisor = divisor_override;
-if (!divisor_override) {
-    if (!count_include_pad) { top = max(top, 0); left = max(left, 0); bottom = min(bottom, h); right = min(right, w); }
-    divisor = (bottom - top) * (right - left);
-}
-"""
-SIZES = "int32 h, int32 w, int32 c, int32 oh, int32 ow, int32 kh, int32 kw, int32 sh, int32 sw, int32 ph, int32 pw"
-
-MAX_FORWARD_CUDA = OUTPUT + """
-T best = 0;
-int winner = -1;
-for (int ii = 0; ii < kh; ii++) {
-    int r = p * sh - ph + ii * dh;
-    if (r < 0 || r >= h) continue;
-    for (int j = 0; j < kw; j++) {
-        int s = q * sw - pw + j * dw;
-        if (s < 0 || s >= w) continue;
-        T v = x[((b * h + r) * w + s) * c + ci];
-        if (winner < 0 || v > best || isnan(v)) { best = v; winner = ii * kw + j; }   // PyTorch's rule
-    }
-}
-y = best;
-argmax = winner;
-"""
-MAX_BACKWARD_CUDA = INPUT + "T total = 0;\n" + WINDOWS_OF_PIXEL.format(
-    body="if (argmax[o] == ii * kw + j) total += grad[o];") + "dx = total;"
-AVG_FORWARD_CUDA = OUTPUT + """
-T total = 0;
-for (int ii = 0; ii < kh; ii++) {
-    int r = p * sh - ph + ii;
-    if (r < 0 || r >= h) continue;
-    for (int j = 0; j < kw; j++) {
-        int s = q * sw - pw + j;
-        if (s >= 0 && s < w) total += x[((b * h + r) * w + s) * c + ci];
-    }
-}
-""" + DIVISOR + "y = total / (T)divisor;"
-AVG_BACKWARD_CUDA = INPUT + "T total = 0;\n" + WINDOWS_OF_PIXEL.format(
-    body=DIVISOR.replace("\n", "\n        ") + "total += grad[o] / (T)divisor;") + "dx = total;"
-ADAPTIVE_FORWARD_CUDA = OUTPUT + """
-int r0 = p * h / oh, r1 = ((p + 1) * h + oh - 1) / oh, s0 = q * w / ow, s1 = ((q + 1) * w + ow - 1) / ow;
-T total = 0;
-for (int r = r0; r < r1; r++)
-    for (int s = s0; s < s1; s++) total += x[((b * h + r) * w + s) * c + ci];
-y = total / (T)((r1 - r0) * (s1 - s0));
-"""
-ADAPTIVE_BACKWARD_CUDA = INPUT + """
-T total = 0;
-for (int p = 0; p < oh; p++) {
-    int r0 = p * h / oh, r1 = ((p + 1) * h + oh - 1) / oh;
-    if (r < r0 || r >= r1) continue;
-    for (int q = 0; q < ow; q++) {
-        int s0 = q * w / ow, s1 = ((q + 1) * w + ow - 1) / ow;
-        if (s >= s0 && s < s1) total += grad[((b * oh + p) * ow + q) * c + ci] / (T)((r1 - r0) * (s1 - s0));
-    }
-}
-dx = total;
-"""
+@gpu_kernel
+def _max_pool2d_forward_gpu(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):
+    i = cuda.grid(1)
+    if i < y.size:
+        _, h, w, c = x.shape
+        oh, ow = y.shape[1], y.shape[2]
+        t = i
+        ci = t % c
+        t //= c
+        q = t % ow
+        t //= ow
+        p = t % oh
+        b = t // oh
+        best = x.dtype.type(0)
+        winner = -1                                            # -1: no element of the window seen yet
+        for ii in range(kh):
+            r = p * sh - ph + ii * dh
+            if r < 0 or r >= h:
+                continue
+            for j in range(kw):
+                s = q * sw - pw + j * dw
+                if s < 0 or s >= w:
+                    continue
+                v = x[b, r, s, ci]
+                if winner < 0 or v > best or v != v:           # PyTorch's rule: first element, larger, or NaN
+                    best = v
+                    winner = ii * kw + j
+        y[b, p, q, ci] = best
+        argmax[b, p, q, ci] = winner
 
 
-def _empty_channels_last(shape_nchw, dtype):
-    import cupy
+@gpu_kernel
+def _max_pool2d_backward_gpu(grad, argmax, dx, kh, kw, sh, sw, ph, pw, dh, dw):
+    i = cuda.grid(1)
+    if i < dx.size:
+        _, h, w, c = dx.shape
+        oh, ow = grad.shape[1], grad.shape[2]
+        t = i
+        ci = t % c
+        t //= c
+        s = t % w
+        t //= w
+        r = t % h
+        b = t // h
+        total = dx.dtype.type(0)
+        for ii in range(kh):
+            pp = r + ph - ii * dh
+            if pp < 0 or pp % sh != 0 or pp // sh >= oh:
+                continue
+            p = pp // sh
+            for j in range(kw):
+                qq = s + pw - j * dw
+                if qq < 0 or qq % sw != 0 or qq // sw >= ow:
+                    continue
+                q = qq // sw
+                if argmax[b, p, q, ci] == ii * kw + j:         # this element won window (p, q)
+                    total += grad[b, p, q, ci]
+        dx[b, r, s, ci] = total
+
+
+@gpu_kernel
+def _avg_pool2d_forward_gpu(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    i = cuda.grid(1)
+    if i < y.size:
+        _, h, w, c = x.shape
+        oh, ow = y.shape[1], y.shape[2]
+        t = i
+        ci = t % c
+        t //= c
+        q = t % ow
+        t //= ow
+        p = t % oh
+        b = t // oh
+        top, left = p * sh - ph, q * sw - pw
+        total = x.dtype.type(0)
+        for ii in range(kh):
+            r = top + ii
+            if r < 0 or r >= h:
+                continue
+            for j in range(kw):
+                s = left + j
+                if 0 <= s < w:
+                    total += x[b, r, s, ci]
+        divisor = divisor_override                             # PyTorch's divisor, as _divisor computes it
+        if not divisor_override:
+            bottom = top + kh if top + kh < h + ph else h + ph    # cut off where the padding ends
+            right = left + kw if left + kw < w + pw else w + pw
+            if not count_include_pad:                           # only the part inside the input counts
+                top, left = (top if top > 0 else 0), (left if left > 0 else 0)
+                bottom, right = (bottom if bottom < h else h), (right if right < w else w)
+            divisor = (bottom - top) * (right - left)
+        y[b, p, q, ci] = total / x.dtype.type(divisor)
+
+
+@gpu_kernel
+def _avg_pool2d_backward_gpu(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    i = cuda.grid(1)
+    if i < dx.size:
+        _, h, w, c = dx.shape
+        oh, ow = grad.shape[1], grad.shape[2]
+        t = i
+        ci = t % c
+        t //= c
+        s = t % w
+        t //= w
+        r = t % h
+        b = t // h
+        total = dx.dtype.type(0)
+        for ii in range(kh):
+            pp = r + ph - ii
+            if pp < 0 or pp % sh != 0 or pp // sh >= oh:
+                continue
+            p = pp // sh
+            for j in range(kw):
+                qq = s + pw - j
+                if qq < 0 or qq % sw != 0 or qq // sw >= ow:
+                    continue
+                q = qq // sw
+                top, left = p * sh - ph, q * sw - pw
+                divisor = divisor_override                     # as in _avg_pool2d_forward_gpu
+                if not divisor_override:
+                    bottom = top + kh if top + kh < h + ph else h + ph
+                    right = left + kw if left + kw < w + pw else w + pw
+                    if not count_include_pad:
+                        top, left = (top if top > 0 else 0), (left if left > 0 else 0)
+                        bottom, right = (bottom if bottom < h else h), (right if right < w else w)
+                    divisor = (bottom - top) * (right - left)
+                total += grad[b, p, q, ci] / dx.dtype.type(divisor)
+        dx[b, r, s, ci] = total
+
+
+@gpu_kernel
+def _adaptive_avg_pool2d_forward_gpu(x, y):
+    i = cuda.grid(1)
+    if i < y.size:
+        _, h, w, c = x.shape
+        oh, ow = y.shape[1], y.shape[2]
+        t = i
+        ci = t % c
+        t //= c
+        q = t % ow
+        t //= ow
+        p = t % oh
+        b = t // oh
+        r0, r1 = (p * h) // oh, ((p + 1) * h + oh - 1) // oh     # as _adaptive_window
+        s0, s1 = (q * w) // ow, ((q + 1) * w + ow - 1) // ow
+        total = x.dtype.type(0)
+        for r in range(r0, r1):
+            for s in range(s0, s1):
+                total += x[b, r, s, ci]
+        y[b, p, q, ci] = total / x.dtype.type((r1 - r0) * (s1 - s0))
+
+
+@gpu_kernel
+def _adaptive_avg_pool2d_backward_gpu(grad, dx):
+    i = cuda.grid(1)
+    if i < dx.size:
+        _, h, w, c = dx.shape
+        oh, ow = grad.shape[1], grad.shape[2]
+        t = i
+        ci = t % c
+        t //= c
+        s = t % w
+        t //= w
+        r = t % h
+        b = t // h
+        total = dx.dtype.type(0)
+        for p in range(oh):
+            r0, r1 = (p * h) // oh, ((p + 1) * h + oh - 1) // oh
+            if r < r0 or r >= r1:
+                continue
+            for q in range(ow):
+                s0, s1 = (q * w) // ow, ((q + 1) * w + ow - 1) // ow
+                if s0 <= s < s1:
+                    total += grad[b, p, q, ci] / dx.dtype.type((r1 - r0) * (s1 - s0))
+        dx[b, r, s, ci] = total
+
+
+def _empty_channels_last(xp, shape_nchw, dtype):
     n, c, h, w = shape_nchw
-    return cupy.empty((n, h, w, c), dtype=dtype)
+    return xp.empty((n, h, w, c), dtype=dtype)
 
 
 def max_pool2d_forward_cuda(x, kernel, stride, padding, dilation, out):
     """Same contract as :func:`max_pool2d_forward_reference`, for CuPy arrays."""
     check_forward("max_pool2d_forward_cuda", x, kernel, stride, padding, dilation, out, "cuda")
-    import cupy
-    n, c, h, w = x.shape
-    y = _empty_channels_last((n, c) + tuple(out), x.dtype)
-    argmax = cupy.empty(y.shape, dtype=cupy.int32)
-    run = cuda_elementwise(f"raw T x, {SIZES}, int32 dh, int32 dw", "T y, int32 argmax", MAX_FORWARD_CUDA,
-                           "minigrad_max_pool2d_forward")
-    run(channels_last(x), h, w, c, *out, *kernel, *stride, *padding, *dilation, y, argmax)
+    xp = get_array_module(x)
+    n, c = x.shape[:2]
+    y = _empty_channels_last(xp, (n, c) + tuple(out), x.dtype)
+    argmax = xp.empty(y.shape, dtype=np.int32)
+    _max_pool2d_forward_gpu[launch(y.size)](channels_last(x), y, argmax, *kernel, *stride, *padding, *dilation)
     return y.transpose(0, 3, 1, 2), argmax.transpose(0, 3, 1, 2)
 
 
 def max_pool2d_backward_cuda(grad, argmax, x_shape, kernel, stride, padding, dilation):
     """Same contract as :func:`max_pool2d_backward_reference`, for CuPy arrays."""
     check_max_backward("max_pool2d_backward_cuda", grad, argmax, x_shape, kernel, stride, padding, dilation, "cuda")
-    n, c, h, w = x_shape
-    dx = _empty_channels_last(x_shape, grad.dtype)
-    run = cuda_elementwise(f"raw T grad, raw int32 argmax, {SIZES}, int32 dh, int32 dw", "T dx", MAX_BACKWARD_CUDA,
-                           "minigrad_max_pool2d_backward")
-    run(channels_last(grad), channels_last(argmax), h, w, c, *grad.shape[2:], *kernel, *stride, *padding,
-        *dilation, dx)
+    xp = get_array_module(grad)
+    dx = _empty_channels_last(xp, x_shape, grad.dtype)
+    _max_pool2d_backward_gpu[launch(dx.size)](channels_last(grad), channels_last(argmax), dx, *kernel, *stride,
+                                              *padding, *dilation)
     return dx.transpose(0, 3, 1, 2)
 
 
@@ -581,12 +678,11 @@ def avg_pool2d_forward_cuda(x, kernel, stride, padding, out, count_include_pad, 
     """Same contract as :func:`avg_pool2d_forward_reference`, for CuPy arrays."""
     expect("avg_pool2d_forward_cuda", "x", x, shape=IMAGES, device="cuda")
     check_avg("avg_pool2d_forward_cuda", kernel, stride, padding, out, divisor_override)
-    n, c, h, w = x.shape
-    y = _empty_channels_last((n, c) + tuple(out), x.dtype)
-    run = cuda_elementwise(f"raw T x, {SIZES}, bool count_include_pad, int32 divisor_override", "T y",
-                           AVG_FORWARD_CUDA, "minigrad_avg_pool2d_forward")
-    run(channels_last(x), h, w, c, *out, *kernel, *stride, *padding, bool(count_include_pad),
-        int(divisor_override or 0), y)
+    xp = get_array_module(x)
+    n, c = x.shape[:2]
+    y = _empty_channels_last(xp, (n, c) + tuple(out), x.dtype)
+    settings = (bool(count_include_pad), int(divisor_override or 0))     # 0: no override
+    _avg_pool2d_forward_gpu[launch(y.size)](channels_last(x), y, *kernel, *stride, *padding, *settings)
     return y.transpose(0, 3, 1, 2)
 
 
@@ -594,12 +690,10 @@ def avg_pool2d_backward_cuda(grad, x_shape, kernel, stride, padding, count_inclu
     """Same contract as :func:`avg_pool2d_backward_reference`, for CuPy arrays."""
     out = check_backward("avg_pool2d_backward_cuda", grad, x_shape, "cuda")
     check_avg("avg_pool2d_backward_cuda", kernel, stride, padding, out, divisor_override)
-    n, c, h, w = x_shape
-    dx = _empty_channels_last(x_shape, grad.dtype)
-    run = cuda_elementwise(f"raw T grad, {SIZES}, int32 dh, int32 dw, bool count_include_pad, "
-                           "int32 divisor_override", "T dx", AVG_BACKWARD_CUDA, "minigrad_avg_pool2d_backward")
-    run(channels_last(grad), h, w, c, *grad.shape[2:], *kernel, *stride, *padding, 1, 1, bool(count_include_pad),
-        int(divisor_override or 0), dx)
+    xp = get_array_module(grad)
+    dx = _empty_channels_last(xp, x_shape, grad.dtype)
+    settings = (bool(count_include_pad), int(divisor_override or 0))
+    _avg_pool2d_backward_gpu[launch(dx.size)](channels_last(grad), dx, *kernel, *stride, *padding, *settings)
     return dx.transpose(0, 3, 1, 2)
 
 
@@ -607,11 +701,10 @@ def adaptive_avg_pool2d_forward_cuda(x, out):
     """Same contract as :func:`adaptive_avg_pool2d_forward_reference`, for CuPy arrays."""
     expect("adaptive_avg_pool2d_forward_cuda", "x", x, shape=IMAGES, device="cuda")
     expect_ints("adaptive_avg_pool2d_forward_cuda", "out", out, 2, 1)
-    n, c, h, w = x.shape
-    y = _empty_channels_last((n, c) + tuple(out), x.dtype)
-    run = cuda_elementwise("raw T x, int32 h, int32 w, int32 c, int32 oh, int32 ow", "T y", ADAPTIVE_FORWARD_CUDA,
-                           "minigrad_adaptive_avg_pool2d_forward")
-    run(channels_last(x), h, w, c, *out, y)
+    xp = get_array_module(x)
+    n, c = x.shape[:2]
+    y = _empty_channels_last(xp, (n, c) + tuple(out), x.dtype)
+    _adaptive_avg_pool2d_forward_gpu[launch(y.size)](channels_last(x), y)
     return y.transpose(0, 3, 1, 2)
 
 
@@ -619,9 +712,29 @@ def adaptive_avg_pool2d_backward_cuda(grad, x_shape):
     """Same contract as :func:`adaptive_avg_pool2d_backward_reference`, for CuPy arrays."""
     out = check_backward("adaptive_avg_pool2d_backward_cuda", grad, x_shape, "cuda")
     expect_ints("adaptive_avg_pool2d_backward_cuda", "grad.shape[2:]", out, 2, 1)
-    n, c, h, w = x_shape
-    dx = _empty_channels_last(x_shape, grad.dtype)
-    run = cuda_elementwise("raw T grad, int32 h, int32 w, int32 c, int32 oh, int32 ow", "T dx",
-                           ADAPTIVE_BACKWARD_CUDA, "minigrad_adaptive_avg_pool2d_backward")
-    run(channels_last(grad), h, w, c, *grad.shape[2:], dx)
+    xp = get_array_module(grad)
+    dx = _empty_channels_last(xp, x_shape, grad.dtype)
+    _adaptive_avg_pool2d_backward_gpu[launch(dx.size)](channels_last(grad), dx)
     return dx.transpose(0, 3, 1, 2)
+
+
+# ----- the Kernel entries the ops call ------------------------------------------------------------------------
+
+def float_grad_and_int32_argmax(grad, argmax, *geometry):
+    """What max pooling's compiled backward passes take: grad float32 or float64, argmax int32 (so not one
+    dtype for all arrays, as ``kernels.float_arrays`` asks)."""
+    return grad.dtype in FLOATS and argmax.dtype == np.int32
+
+
+max_pool2d_forward = Kernel("max_pool2d_forward", max_pool2d_forward_reference, max_pool2d_forward_numba,
+                            max_pool2d_forward_cuda)
+max_pool2d_backward = Kernel("max_pool2d_backward", max_pool2d_backward_reference, max_pool2d_backward_numba,
+                             max_pool2d_backward_cuda, fast=float_grad_and_int32_argmax)
+avg_pool2d_forward = Kernel("avg_pool2d_forward", avg_pool2d_forward_reference, avg_pool2d_forward_numba,
+                            avg_pool2d_forward_cuda)
+avg_pool2d_backward = Kernel("avg_pool2d_backward", avg_pool2d_backward_reference, avg_pool2d_backward_numba,
+                             avg_pool2d_backward_cuda)
+adaptive_avg_pool2d_forward = Kernel("adaptive_avg_pool2d_forward", adaptive_avg_pool2d_forward_reference,
+                                     adaptive_avg_pool2d_forward_numba, adaptive_avg_pool2d_forward_cuda)
+adaptive_avg_pool2d_backward = Kernel("adaptive_avg_pool2d_backward", adaptive_avg_pool2d_backward_reference,
+                                      adaptive_avg_pool2d_backward_numba, adaptive_avg_pool2d_backward_cuda)

@@ -5,18 +5,20 @@ Notation: input x (N, C, H, W), weight W (K, C, KH, KW), bias b (K,), output y (
 columns left and right. The output size along one axis is
 
     OH = floor((H + 2 ph - dh (KH - 1) - 1) / sh) + 1          (and likewise OW)
+
+The copies in and out of the matrix product's layout run in ``minigrad.kernels.im2col`` and
+``minigrad.kernels.conv_weight``, through their Kernel entries ``im2col``, ``col2im`` and ``weight_grad``
+(numba's loops for NumPy arrays, numba.cuda kernels for CuPy arrays); the products themselves are BLAS's.
 """
 
 import operator
 
 import numpy as np
 
-from .. import kernels
 from ..autograd import Function
 from ..backend import get_array_module
-from ..kernels.conv_weight import weight_grad_cuda, weight_grad_numba, weight_grad_reference
-from ..kernels.im2col import (col2im_cuda, col2im_numba, col2im_reference, im2col_cuda, im2col_numba,
-                              im2col_reference)
+from ..kernels.conv_weight import weight_grad
+from ..kernels.im2col import col2im, im2col
 
 
 def as_integer(value):
@@ -92,12 +94,6 @@ def live_taps(size, kernel, stride, padding, dilation, out):
     return tuple(slices), tuple(new_padding)
 
 
-def im2col_pair(xp):
-    """(im2col, col2im) for arrays of module ``xp``: numba's on the CPU, CUDA kernels on a GPU."""
-    return (kernels.choose(xp, im2col_reference, im2col_numba, im2col_cuda),
-            kernels.choose(xp, col2im_reference, col2im_numba, col2im_cuda))
-
-
 class Conv2d(Function):
     """y = conv2d(x, W) + b, computed as one matrix product over im2col rows.
 
@@ -142,14 +138,12 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         check_conv_shapes(x, weight, bias, padding, dilation)
-        xp = get_array_module(x)
         n, _, h, w = x.shape
         k, _, kh, kw = weight.shape
         out = (output_size(h, kh, stride[0], padding[0], dilation[0]),
                output_size(w, kw, stride[1], padding[1], dilation[1]))
         (rows, cols_), padding = live_taps((h, w), (kh, kw), stride, padding, dilation, out)
         live = weight[:, :, rows, cols_]                               # (K, C, kh', kw'): the taps that count
-        im2col, _ = im2col_pair(xp)
         cols = im2col(x, live.shape[2:], stride, padding, dilation, out)   # (N*OH*OW, kh'*kw'*C)
         wm = live.transpose(0, 2, 3, 1).reshape(k, -1)                 # (K, kh'*kw'*C), columns as cols'
         y = cols @ wm.T                                                # (N*OH*OW, K)
@@ -169,14 +163,12 @@ class Conv2d(Function):
         needs = ctx.needs_input_grad
         dx = dw = db = None
         if needs[0]:
-            _, col2im = im2col_pair(xp)
             dx = col2im(g2 @ wm, ctx.x_shape, *ctx.geometry)
         if needs[1]:
             # dL/dWm = G^T cols, computed as its transpose cols^T G: the same numbers, and as fast on an
             # idle machine, but with the other core busy OpenBLAS took G^T cols for the U-Net's first
             # block in about 10 ms (median) and up to 170 ms, this order in 6-9 ms. Its rows (i, j, c)
             # and columns k are moved to W's (K, C, KH, KW), zeros at the taps left out.
-            weight_grad = kernels.choose(xp, weight_grad_reference, weight_grad_numba, weight_grad_cuda)
             dw = weight_grad(cols.T @ g2, ctx.w_shape, ctx.live)
         if len(needs) == 3 and needs[2]:
             db = xp.ones(len(g2), dtype=g2.dtype) @ g2                     # the column sums, on BLAS

@@ -4,19 +4,20 @@ import numpy as np
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ..random import get_rng
+from ..random import device_rng, get_rng
 
 
 def uniform_like(x):
-    """Uniform [0, 1) float32 samples of x's shape, on x's device, drawn from minigrad's seeded generator.
+    """Uniform [0, 1) float32 samples of x's shape, on x's device, drawn from minigrad's seeded generators.
 
-    On a GPU the draw happens there (no host-to-device copy of the mask): CuPy's generator is seeded from
-    minigrad's, so ``manual_seed`` makes GPU dropout masks repeatable too.
+    On a GPU the draw happens there (no host-to-device copy of the mask), from the device's one generator,
+    seeded from minigrad's: ``manual_seed`` makes GPU dropout masks repeatable too, though not equal to the
+    CPU's.
     """
     xp = get_array_module(x)
     if xp is np:
         return get_rng().random(x.shape, dtype=np.float32)
-    return xp.random.default_rng(int(get_rng().integers(2 ** 63))).random(x.shape, dtype=xp.float32)
+    return device_rng(xp).random(x.shape, dtype=xp.float32)
 
 
 class Dropout(Function):

@@ -16,24 +16,16 @@ bottom padding (p sh >= H + ph) is dropped: every window starts inside the input
 PyTorch's rules for what is allowed are kept: padding at most half the kernel (ph <= kh // 2), and at least
 one window; an error names both sizes otherwise.
 
-Each channel is pooled separately. See ``minigrad.kernels.pool`` for the NumPy references and the numba
-loops that run on the CPU (on channels-last memory, as ``conv2d`` leaves it).
+Each channel is pooled separately. See ``minigrad.kernels.pool`` for the NumPy references, the numba loops
+that run on the CPU (on channels-last memory, as ``conv2d`` leaves it) and the numba.cuda kernels that run on
+a GPU; the ops call its Kernel entries, which run the reference for dtypes other than float32 and float64.
 """
 
 import numbers
 
-import numpy as np
-
-from .. import kernels
 from ..autograd import Function
-from ..backend import get_array_module
-from ..kernels.pool import (adaptive_avg_pool2d_backward_cuda, adaptive_avg_pool2d_backward_numba,
-                            adaptive_avg_pool2d_backward_reference, adaptive_avg_pool2d_forward_cuda,
-                            adaptive_avg_pool2d_forward_numba, adaptive_avg_pool2d_forward_reference,
-                            avg_pool2d_backward_cuda, avg_pool2d_backward_numba, avg_pool2d_backward_reference,
-                            avg_pool2d_forward_cuda, avg_pool2d_forward_numba, avg_pool2d_forward_reference,
-                            max_pool2d_backward_cuda, max_pool2d_backward_numba, max_pool2d_backward_reference,
-                            max_pool2d_forward_cuda, max_pool2d_forward_numba, max_pool2d_forward_reference)
+from ..kernels.pool import (adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,
+                            avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward)
 from ..tensor import Tensor
 from .conv import as_integer
 
@@ -114,13 +106,6 @@ def pool_geometry(op, x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     return kernel, stride, padding, dilation, out
 
 
-def implementation(x, reference, numba, cuda):
-    """The kernel for x's array module (numba on the CPU, CUDA on a GPU) for float32/float64, else the reference."""
-    if x.dtype not in (np.float32, np.float64):
-        return reference
-    return kernels.choose(get_array_module(x), reference, numba, cuda)
-
-
 def as_batch(x):
     """x as (N, C, H, W): an unbatched (C, H, W) image gets a batch axis of 1."""
     return x if x.ndim == 4 else x[None]
@@ -152,9 +137,7 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         geometry = pool_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-        forward = implementation(x, max_pool2d_forward_reference, max_pool2d_forward_numba,
-                                 max_pool2d_forward_cuda)
-        y, argmax = forward(as_batch(x), *geometry)
+        y, argmax = max_pool2d_forward(as_batch(x), *geometry)
         ctx.save_for_backward(argmax)
         ctx.geometry, ctx.x_shape = geometry[:4], x.shape
         return y.reshape(y.shape[-x.ndim:])
@@ -162,10 +145,8 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx, g):
         (argmax,) = ctx.saved
-        backward = implementation(g, max_pool2d_backward_reference, max_pool2d_backward_numba,
-                                  max_pool2d_backward_cuda)
         batch_shape = argmax.shape[:2] + ctx.x_shape[-2:]
-        return backward(g.reshape(argmax.shape), argmax, batch_shape, *ctx.geometry).reshape(ctx.x_shape)
+        return max_pool2d_backward(g.reshape(argmax.shape), argmax, batch_shape, *ctx.geometry).reshape(ctx.x_shape)
 
 
 class AvgPool2d(Function):
@@ -197,19 +178,15 @@ class AvgPool2d(Function):
             raise ValueError(f"avg_pool2d: divisor_override must be None or a non-zero int, "
                              f"got {divisor_override!r}")
         settings = (bool(count_include_pad), None if divisor_override is None else int(divisor_override))
-        forward = implementation(x, avg_pool2d_forward_reference, avg_pool2d_forward_numba,
-                                 avg_pool2d_forward_cuda)
-        y = forward(as_batch(x), kernel, stride, padding, out, *settings)
+        y = avg_pool2d_forward(as_batch(x), kernel, stride, padding, out, *settings)
         ctx.geometry, ctx.settings, ctx.x_shape = (kernel, stride, padding), settings, x.shape
         return y.reshape(y.shape[-x.ndim:])
 
     @staticmethod
     def backward(ctx, g):
         g = as_batch(g)
-        backward = implementation(g, avg_pool2d_backward_reference, avg_pool2d_backward_numba,
-                                  avg_pool2d_backward_cuda)
         batch_shape = g.shape[:2] + ctx.x_shape[-2:]
-        return backward(g, batch_shape, *ctx.geometry, *ctx.settings).reshape(ctx.x_shape)
+        return avg_pool2d_backward(g, batch_shape, *ctx.geometry, *ctx.settings).reshape(ctx.x_shape)
 
 
 def adaptive_settings(op, output_size):
@@ -252,19 +229,15 @@ class AdaptiveAvgPool2d(Function):
         check_image_input("adaptive_avg_pool2d", x)
         wanted = adaptive_settings("adaptive_avg_pool2d", output_size)      # None: keep that size
         out = tuple(size if v is None else v for size, v in zip(x.shape[-2:], wanted))
-        forward = implementation(x, adaptive_avg_pool2d_forward_reference, adaptive_avg_pool2d_forward_numba,
-                                 adaptive_avg_pool2d_forward_cuda)
-        y = forward(as_batch(x), out)
+        y = adaptive_avg_pool2d_forward(as_batch(x), out)
         ctx.x_shape = x.shape
         return y.reshape(y.shape[-x.ndim:])
 
     @staticmethod
     def backward(ctx, g):
         g = as_batch(g)
-        backward = implementation(g, adaptive_avg_pool2d_backward_reference, adaptive_avg_pool2d_backward_numba,
-                                  adaptive_avg_pool2d_backward_cuda)
         batch_shape = g.shape[:2] + ctx.x_shape[-2:]
-        return backward(g, batch_shape).reshape(ctx.x_shape)
+        return adaptive_avg_pool2d_backward(g, batch_shape).reshape(ctx.x_shape)
 
 
 # ----- torch.nn.functional's signatures -----------------------------------------------------------------------

@@ -4,6 +4,8 @@ Softmax over the axis ``dim``:  s_j = e^{x_j} / sum_k e^{x_k}. Subtracting max_k
 (it cancels) and keeps e^{x} from overflowing.
 """
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import get_array_module
 
@@ -59,17 +61,33 @@ class LogSoftmax(Function):
 
 
 def check_class_targets(target, n, num_classes):
-    """Raise a clear error unless ``target`` is N integer class ids in [0, num_classes)."""
+    """Raise a clear error unless ``target`` is N integer class ids in [0, num_classes).
+
+    The range is read on the host only for a NumPy target. For a CuPy one, reading it would make every batch
+    wait for the GPU twice; there ``CrossEntropy`` gives each row whose label is out of range a NaN loss and
+    gradient instead (:func:`nan_where_out_of_range`), never a plausible wrong one.
+    """
     xp = get_array_module(target)
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy expects integer class indices as target, got dtype {target.dtype}")
     if target.shape != (n,):
         raise ValueError(f"cross_entropy expects target of shape ({n},) for input of {n} rows, "
                          f"got {tuple(target.shape)}")
-    if n and (int(target.min()) < 0 or int(target.max()) >= num_classes):
+    if n and xp is np and (target.min() < 0 or target.max() >= num_classes):
         bad = target[(target < 0) | (target >= num_classes)]
         raise ValueError(f"cross_entropy expects class indices in [0, {num_classes}), got "
-                         f"{xp.unique(bad).tolist()[:10]}")
+                         f"{np.unique(bad).tolist()[:10]}")
+
+
+def nan_where_out_of_range(values, target, num_classes):
+    """``values`` (one row per label) with NaN in every row whose label is outside [0, num_classes).
+
+    Computed where the arrays are, with no read back to the host.
+    """
+    xp = get_array_module(values)
+    bad = (target < 0) | (target >= num_classes)
+    return xp.where(bad.reshape(bad.shape + (1,) * (values.ndim - 1)), xp.asarray(xp.nan, dtype=values.dtype),
+                    values)
 
 
 class CrossEntropy(Function):
@@ -98,6 +116,8 @@ class CrossEntropy(Function):
         logp = log_softmax_array(x, 1)
         rows = xp.arange(n)
         loss = -logp[rows, target]
+        if xp is not np:                               # the range was not read on the host
+            loss = nan_where_out_of_range(loss, target, c)
         if label_smoothing:
             loss = (1 - label_smoothing) * loss - label_smoothing * logp.mean(axis=1)
         ctx.save_for_backward(logp, target)
@@ -115,6 +135,8 @@ class CrossEntropy(Function):
         dx = xp.exp(logp)                              # s
         dx -= ctx.eps / c                              # - eps/C on every class
         dx[xp.arange(n), target] -= 1 - ctx.eps        # - (1 - eps) on the true class
+        if xp is not np:
+            dx = nan_where_out_of_range(dx, target, c)
         if ctx.reduction == "none":
             return dx * g[:, None]
         return dx * (g / n if ctx.reduction == "mean" else g)

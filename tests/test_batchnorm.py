@@ -37,6 +37,16 @@ def upstream_gradient(shape, dtype):
     return np.random.default_rng(1).standard_normal(shape).astype(dtype)
 
 
+def output_scale(case, affine, eps=1e-5):
+    """How much a rounding of x is magnified in y = w (x - mean) / sqrt(var + eps): max|x| |w| / sqrt(var + eps)
+    of the narrowest channel. A channel whose spread is near sqrt(eps) turns float32's rounding of x (which
+    PyTorch's float32 mean keeps and minigrad's float64 sums do not) into an error far above rtol * |y|."""
+    x = case["x"]
+    axes = tuple(a for a in range(x.ndim) if a != 1)
+    w = np.abs(case["weight"]).max() if affine else 1.0
+    return float(np.abs(x).max() * w / np.sqrt(x.var(axis=axes).min() + eps))
+
+
 def dx_term_scale(case, training, affine, eps=1e-5):
     """The size of the terms whose sum is batch norm's dL/dx: k * max|g|, k = |gamma| / sqrt(var + eps).
 
@@ -201,7 +211,8 @@ def test_function_matches_torch(torch, dtype, training, case, affine, momentum, 
     results = run_both(torch, case, dtype, training, affine, momentum, stats_as_tensors=stats_as_tensors)
     for name, (mine, theirs) in results.items():
         assert mine.dtype == dtype, name
-        scale = dx_term_scale(case, training, affine) if name == "dx" else 1.0
+        scale = dx_term_scale(case, training, affine) if name == "dx" else \
+            output_scale(case, affine) if name == "output" and training else 1.0
         assert_close(mine, theirs, RTOL[dtype], err_msg=name, scale=scale)
     if not training:  # evaluation reads the running statistics and leaves them as they were
         for name in ("running_mean", "running_var"):

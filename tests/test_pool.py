@@ -350,11 +350,12 @@ def test_adaptive_avg_pool_kernels_close_to_reference(dtype, case, seed):
 
 
 def test_numba_runs_by_default_and_reference_when_disabled(monkeypatch):
-    """The ops pick the kernel by ``kernels.enabled``: check which one ran by replacing both with spies."""
+    """The ops call the Kernel entry, which picks by ``kernels.enabled``: check which version ran by replacing
+    both with spies."""
     calls = []
-    monkeypatch.setattr(P, "max_pool2d_forward_numba", lambda *a: calls.append("numba") or
+    monkeypatch.setattr(K.max_pool2d_forward, "cpu", lambda *a: calls.append("numba") or
                         K.max_pool2d_forward_numba(*a))
-    monkeypatch.setattr(P, "max_pool2d_forward_reference", lambda *a: calls.append("reference") or
+    monkeypatch.setattr(K.max_pool2d_forward, "reference", lambda *a: calls.append("reference") or
                         K.max_pool2d_forward_reference(*a))
     x = np.zeros((1, 1, 2, 2), np.float32)
     with kernels_of("numba"):
@@ -362,6 +363,26 @@ def test_numba_runs_by_default_and_reference_when_disabled(monkeypatch):
     with kernels_of("reference"):
         P.max_pool2d(x, 2)
     assert calls == ["numba", "reference"]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_entries_run_the_compiled_loops_for_float32_and_float64_only(dtype):
+    """``fast`` of the pool entries: the compiled loops for float32 and float64 (argmax int32), the reference
+    for any other dtype, as ``float16`` arrays given to the kernels directly."""
+    x = np.zeros((1, 1, 2, 2), dtype)
+    geometry = ((2, 2), (2, 2), (0, 0), (1, 1), (1, 1))
+    compiled = dtype != np.float16
+    forward = K.max_pool2d_forward.implementation(x, *geometry)
+    assert forward is (K.max_pool2d_forward_numba if compiled else K.max_pool2d_forward_reference)
+    g, argmax = np.zeros((1, 1, 1, 1), dtype), np.zeros((1, 1, 1, 1), np.int32)
+    backward = K.max_pool2d_backward.implementation(g, argmax, x.shape, *geometry[:4])
+    assert backward is (K.max_pool2d_backward_numba if compiled else K.max_pool2d_backward_reference)
+    assert K.max_pool2d_backward.implementation(g, argmax.astype(np.int64), x.shape, *geometry[:4]) is \
+        K.max_pool2d_backward_reference                       # an argmax the loops cannot read
+    assert (K.avg_pool2d_forward.implementation(x, *geometry[:3], (1, 1), True, None) is K.avg_pool2d_forward_numba) \
+        == compiled
+    assert (K.adaptive_avg_pool2d_backward.implementation(g, x.shape) is K.adaptive_avg_pool2d_backward_numba) \
+        == compiled
 
 
 # ----- (d) bad input ------------------------------------------------------------------------------------------

@@ -467,8 +467,8 @@ def adaptive_avg_pool2d_backward_numba(grad, x_shape):
 # input element's gradient from the windows (p, q) whose tap (ii, j) is that element, p sh = r + ph - ii dh
 # and q sw = s + pw - j dw, so no two threads write the same element. Sums start from ``dtype.type(0)``
 # and divisors are converted to the array's dtype: a float32 kernel computes in float32, as the reference.
-# (min and max are written out as conditional expressions: numba.cuda compiles those builtins as separate
-# device functions.)
+# min and max are written out as conditional expressions (numba implements those builtins as overloads,
+# compiled separately for the GPU; a comparison is all they need to be).
 
 @gpu_kernel
 def _max_pool2d_forward_gpu(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):

@@ -102,13 +102,6 @@ class gpu_kernel:
         return self.compiled[launch]
 
 
-def choose(xp, reference, numba=None, cuda=None):
-    """TRANSITIONAL (removed once every op calls its Kernel entry)."""
-    if xp is np:
-        return numba if numba is not None and enabled(xp) else reference
-    return cuda if cuda is not None and cuda_enabled(xp) else reference
-
-
 THREADS_PER_BLOCK = 128
 
 
@@ -202,20 +195,3 @@ def channels_last(x):
 
     Convolution and pooling kernels read images channels-last (see ``minigrad.kernels.im2col``)."""
     return get_array_module(x).ascontiguousarray(x.transpose(0, 2, 3, 1))
-
-
-@functools.lru_cache(maxsize=None)
-def cuda_elementwise(in_params, out_params, operation, name):
-    """A ``cupy.ElementwiseKernel``, built once (CuPy compiles it for the GPU at its first call).
-
-    The kernel runs ``operation`` once for every element of its (non-raw) arguments; ``i`` is that
-    element's index. Arguments marked ``raw`` are indexed by hand, with C-order indices."""
-    import cupy
-    return cupy.ElementwiseKernel(in_params, out_params, operation, name)
-
-
-@functools.lru_cache(maxsize=None)
-def cuda_reduction(in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name):
-    """A ``cupy.ReductionKernel``: ``map_expr`` per element, combined with ``reduce_expr`` over the axes."""
-    import cupy
-    return cupy.ReductionKernel(in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name)

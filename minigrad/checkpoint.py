@@ -350,8 +350,7 @@ def check_file_kind(path, head):
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
     if looks_like_pickle(head):
         raise CheckpointError(f"{path} is a pickle checkpoint of an older minigrad; it is not loaded because "
-                              f"unpickling can run code. If you made it yourself: minigrad convert-checkpoint "
-                              f"{path} DST")
+                              "unpickling can run code. Train the run again with this minigrad")
     if head.startswith(NPY_MAGIC):
         raise CheckpointError(f"{path} is a single .npy array, not a minigrad checkpoint (an .npz file)")
     if not head.startswith(ZIP_MAGIC):
@@ -406,37 +405,3 @@ def parse_metadata(path, metadata):
         raise CheckpointError(f"checkpoint {path} has format version {version}, newer than this minigrad reads "
                               f"(version {VERSION}); load it with a newer minigrad")
     return document
-
-
-# ----- converting old pickle checkpoints ---------------------------------------------------------------------
-
-PICKLE_WARNING = ("unpickling {src} runs whatever code the file contains: convert only checkpoints you made "
-                  "yourself with an older minigrad")
-
-
-def convert_pickle_checkpoint(src, dst):
-    """Convert a pickle checkpoint of an older minigrad at ``src`` into this format at ``dst``; returns a message.
-
-    WARNING: this unpickles ``src``, and unpickling runs whatever code the file contains. Use it only on
-    files you made yourself. It is the one place minigrad calls pickle, and only when asked to (the
-    ``minigrad convert-checkpoint SRC DST`` command); it warns each time. ``dst`` may equal ``src``.
-    """
-    import pickle                              # here only: nothing else in minigrad may unpickle
-
-    src, dst = Path(src), Path(dst)
-    if not looks_like_pickle(read_head(src)):
-        raise CheckpointError(f"{src} is not a pickle checkpoint (it does not start like a pickle); "
-                              "nothing to convert")
-    warnings.warn(PICKLE_WARNING.format(src=src), UserWarning, stacklevel=2)
-    try:
-        with open(src, "rb") as f:
-            state = pickle.load(f)
-    except Exception as e:                     # damaged pickles fail in any way: ImportError, TypeError, ...
-        raise CheckpointError(f"pickle checkpoint {src} cannot be read: {type(e).__name__}: {e}") from None
-    if not isinstance(state, dict) or "model" not in state:
-        raise CheckpointError(f"pickle {src} does not hold a minigrad training state (no 'model' entry)")
-    try:
-        save_checkpoint(dst, state)
-    except TypeError as e:
-        raise CheckpointError(f"pickle checkpoint {src} holds what a checkpoint cannot store: {e}") from None
-    return f"converted {src} into {dst} ({FORMAT} version {VERSION}); " + PICKLE_WARNING.format(src=src)

@@ -6,7 +6,6 @@
     minigrad train cnn --out results/cnn --resume           continue an interrupted run
     minigrad train cnn --out results/cnn --resume --lr 1e-4 --change lr     ... at another learning rate
     minigrad evaluate results/cnn/checkpoint_cnn.npz --split val
-    minigrad convert-checkpoint old/checkpoint_cnn.pkl old/checkpoint_cnn.npz    an older pickle checkpoint
 
 ``train`` writes into --out the checkpoint after every epoch, report.json, report.md, curves.png and
 confusion_<model>.png. It holds a lock on --out meanwhile, and refuses to start where a run of the model
@@ -21,12 +20,11 @@ import argparse
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import minigrad  # noqa: F401  (before NumPy: see minigrad/threads.py)
 from minigrad import metrics
-from minigrad.checkpoint import convert_pickle_checkpoint, fitting, load_checkpoint
+from minigrad.checkpoint import fitting, load_checkpoint
 from minigrad.data import TASKS, normalize
 from minigrad.errors import CheckpointError
 from minigrad.report import markdown_table, plot_curves, save_json
@@ -97,11 +95,6 @@ def build_parser():
     evaluate.add_argument("--data", help="path to bloodmnist.npz (default: the MedMNIST cache)")
     evaluate.add_argument("--out", type=Path, help="folder for the report (default: the checkpoint's folder)")
     evaluate.add_argument("--device", type=device_name, default="cpu")
-
-    convert = commands.add_parser("convert-checkpoint", help="rewrite a pickle checkpoint of an older minigrad "
-                                  "in today's safe format (unpickles it: only for files you made yourself)")
-    convert.add_argument("src", type=Path, help="the old pickle checkpoint (.pkl)")
-    convert.add_argument("dst", type=Path, help="the new checkpoint (.npz); SRC itself to convert in place")
     return parser
 
 
@@ -180,23 +173,12 @@ def evaluate(args):
           f"ROC AUC {result['test']['roc_auc_ovr']:.4f}; report written to {out / f'evaluation_{tag}.md'}")
 
 
-def convert_checkpoint(args):
-    """``minigrad convert-checkpoint SRC DST``: the one command that unpickles, and only the file named."""
-    if args.dst.exists() and args.dst.resolve() != args.src.resolve():
-        raise CheckpointError(f"{args.dst} already exists; name a new file (or SRC itself to convert in place)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)         # the message printed below says the same
-        print(convert_pickle_checkpoint(args.src, args.dst))
-
-
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "device", "cpu") == "cuda":
         experiment.check_cuda(parser)       # a clear message now, not after loading the data
-    commands = {"models": lambda a: list_models(), "train": train, "evaluate": evaluate,
-                "convert-checkpoint": convert_checkpoint}
-    commands[args.command](args)
+    {"models": lambda a: list_models(), "train": train, "evaluate": evaluate}[args.command](args)
 
 
 def entry(argv=None):

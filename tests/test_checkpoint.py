@@ -18,8 +18,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import optim, random
-from minigrad.checkpoint import (convert_pickle_checkpoint, is_pickle_file, load_checkpoint, remove_temp_files,
-                                 save_checkpoint)
+from minigrad.checkpoint import is_pickle_file, load_checkpoint, remove_temp_files, save_checkpoint
 from minigrad.errors import CheckpointError
 
 
@@ -495,7 +494,7 @@ def old_pickle_checkpoint(path, state):
     path.write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def test_an_old_pickle_checkpoint_is_refused_with_the_convert_hint(tmp_path):
+def test_an_old_pickle_checkpoint_is_refused_without_being_unpickled(tmp_path):
     path = tmp_path / "checkpoint_cnn.pkl"
     old_pickle_checkpoint(path, sample_state())
     assert is_pickle_file(path)
@@ -503,7 +502,7 @@ def test_an_old_pickle_checkpoint_is_refused_with_the_convert_hint(tmp_path):
         load_checkpoint(path)
     message = assert_one_line_error(info, path)
     assert message == (f"{path} is a pickle checkpoint of an older minigrad; it is not loaded because unpickling "
-                       f"can run code. If you made it yourself: minigrad convert-checkpoint {path} DST")
+                       f"can run code. Train the run again with this minigrad")
 
 
 def test_is_pickle_file_reads_only_the_header(tmp_path):
@@ -516,47 +515,11 @@ def test_is_pickle_file_reads_only_the_header(tmp_path):
     assert is_pickle_file(tmp_path / "p") and is_pickle_file(str(tmp_path / "p"))
 
 
-def test_convert_pickle_checkpoint_converts_and_warns(tmp_path):
-    src, dst = tmp_path / "old.pkl", tmp_path / "new" / "ckpt.npz"
-    state = sample_state(2)
-    old_pickle_checkpoint(src, state)
-    with pytest.warns(UserWarning, match="runs whatever code the file contains: convert only checkpoints you "
-                                         "made yourself"):
-        message = convert_pickle_checkpoint(src, dst)
-    assert str(src) in message and str(dst) in message and "made yourself" in message
-    assert not is_pickle_file(dst)
-    assert_identical(state, load_checkpoint(dst))
-    with pytest.warns(UserWarning):                              # in place: the new file replaces the old
-        convert_pickle_checkpoint(src, src)
-    assert_identical(state, load_checkpoint(src))
-
-
-def test_convert_refuses_what_it_cannot_convert(tmp_path):
-    save_checkpoint(tmp_path / "new.npz", sample_state())
-    with pytest.raises(CheckpointError, match="not a pickle checkpoint"):
-        convert_pickle_checkpoint(tmp_path / "new.npz", tmp_path / "out.npz")
-    with pytest.raises(CheckpointError, match="no checkpoint at"):
-        convert_pickle_checkpoint(tmp_path / "absent.pkl", tmp_path / "out.npz")
-    (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2], protocol=4))
-    with pytest.warns(UserWarning), pytest.raises(CheckpointError, match="no 'model' entry"):
-        convert_pickle_checkpoint(tmp_path / "list.pkl", tmp_path / "out.npz")
-    (tmp_path / "cut.pkl").write_bytes(pickle.dumps({"model": {"w": np.zeros(9)}}, protocol=4)[:20])
-    with pytest.warns(UserWarning), pytest.raises(CheckpointError, match="cannot be read"):
-        convert_pickle_checkpoint(tmp_path / "cut.pkl", tmp_path / "out.npz")
-    (tmp_path / "set.pkl").write_bytes(pickle.dumps({"model": {}, "s": {1}}, protocol=4))
-    with pytest.warns(UserWarning), pytest.raises(CheckpointError, match=r"state\['s'\]: cannot store"):
-        convert_pickle_checkpoint(tmp_path / "set.pkl", tmp_path / "out.npz")
-    assert not (tmp_path / "out.npz").exists()
-
-
-def test_pickle_appears_in_minigrad_only_in_the_converter():
-    import inspect
-
-    import minigrad.checkpoint as checkpoint
+def test_nothing_in_minigrad_or_models_imports_or_calls_pickle():
     uses = []
-    for file in sorted(Path(mg.__file__).parent.rglob("*.py")):
+    root = Path(mg.__file__).parent.parent
+    for file in sorted([*(root / "minigrad").rglob("*.py"), *(root / "models").rglob("*.py")]):
         for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
             if re.search(r"\bimport pickle\b|\bfrom pickle\b|\bpickle\.load", line):
                 uses.append((file.name, number))
-    lines, start = inspect.getsourcelines(checkpoint.convert_pickle_checkpoint)
-    assert uses and all(name == "checkpoint.py" and start <= number < start + len(lines) for name, number in uses)
+    assert uses == []

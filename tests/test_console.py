@@ -139,17 +139,3 @@ def test_cli_prints_one_line_for_a_checkpoint_that_does_not_fit_its_model(tmp_pa
     assert_one_line_error(result, "checkpoint_simple_cnn.npz", "does not fit the model it names (simple_cnn)",
                           "not_a_layer.weight")
 
-
-def test_cli_converts_an_old_pickle_checkpoint_and_refuses_to_overwrite(tmp_path):
-    import pickle
-    from minigrad.checkpoint import load_checkpoint
-    old, new = tmp_path / "old.pkl", tmp_path / "new.npz"
-    old.write_bytes(pickle.dumps({"model": {"w": np.arange(3.0)}, "epoch": 2}))
-    result = run_script(["-m", "models.cli", "convert-checkpoint", str(old), str(new)])
-    assert result.returncode == 0, result.stderr
-    assert "converted" in result.stdout and "runs whatever code" in result.stdout
-    state = load_checkpoint(new)
-    np.testing.assert_array_equal(state["model"]["w"], np.arange(3.0))
-    assert state["epoch"] == 2
-    again = run_script(["-m", "models.cli", "convert-checkpoint", str(old), str(new)])
-    assert_one_line_error(again, "new.npz already exists")

@@ -97,9 +97,22 @@ class gpu_kernel:
         if self.compiled is None:
             from numba import cuda
             numba.config.CUDA_LOW_OCCUPANCY_WARNINGS = False    # small batches make small grids, by design
-            self.function.__globals__["cuda"] = cuda
+            names = self.function.__globals__
+            names["cuda"] = cuda
+            for name, value in list(names.items()):          # the module's helpers, compiled to be called
+                if isinstance(value, gpu_device_function):
+                    names[name] = cuda.jit(device=True)(value.function)
             self.compiled = cuda.jit(self.function)
         return self.compiled[launch]
+
+
+class gpu_device_function:
+    """A helper that the :class:`gpu_kernel` functions of its module call on the GPU: compiled with the
+    first of them to launch (numba.cuda's ``device=True``), under the name it has in the module."""
+
+    def __init__(self, function):
+        self.function = function
+        functools.update_wrapper(self, function)
 
 
 THREADS_PER_BLOCK = 128

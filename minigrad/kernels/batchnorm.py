@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import FLOATS, THREADS_PER_BLOCK, Kernel, expect, gpu_kernel, is_array, launch
+from . import FLOATS, THREADS_PER_BLOCK, Kernel, expect, gpu_device_function, gpu_kernel, is_array, launch
 
 cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
@@ -350,6 +350,23 @@ def backward_numba(g, x, mean, invstd, weight, training, need_dx=True, parallel=
 # order threads arrive). ``syncthreads``
 # waits until every thread of the block has got there: each step reads what the step before wrote.
 
+@gpu_device_function
+def block_sum(partial):
+    """The sum of ``partial`` (shared memory, one entry per thread of the block, each written by its thread),
+    added pairwise in a tree, returned to every thread; ``partial`` may be written again after it returns."""
+    t = cuda.threadIdx.x
+    cuda.syncthreads()                              # every thread's entry is written
+    step = cuda.blockDim.x // 2
+    while step > 0:
+        if t < step:
+            partial[t] += partial[t + step]
+        cuda.syncthreads()
+        step //= 2
+    total = partial[0]
+    cuda.syncthreads()                              # every thread has read partial[0] before it changes
+    return total
+
+
 @gpu_kernel
 def _batch_stats_gpu(x, mean, var):
     c, t, threads = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
@@ -360,30 +377,16 @@ def _batch_stats_gpu(x, mean, var):
     for e in range(t, n, threads):
         total += x[e // length, c, e % length]
     partial[t] = total
-    cuda.syncthreads()
-    step = threads // 2
-    while step > 0:
-        if t < step:
-            partial[t] += partial[t + step]
-        cuda.syncthreads()
-        step //= 2
-    m = partial[0] / n
-    cuda.syncthreads()                              # every thread has read partial[0] before it changes
+    m = block_sum(partial) / n
     squares = 0.0                                   # the second pass: squared deviations from the mean
     for e in range(t, n, threads):
         d = x[e // length, c, e % length] - m
         squares += d * d
     partial[t] = squares
-    cuda.syncthreads()
-    step = threads // 2
-    while step > 0:
-        if t < step:
-            partial[t] += partial[t + step]
-        cuda.syncthreads()
-        step //= 2
+    squares = block_sum(partial)
     if t == 0:
         mean[c] = m
-        var[c] = partial[0] / n
+        var[c] = squares / n
 
 
 def batch_stats_cuda(x):
@@ -430,17 +433,10 @@ def _backward_sums_gpu(g, x, mean, sums):
         total += gi
         dot += gi * (x[i, c, j] - m)
     total_partial[t], dot_partial[t] = total, dot
-    cuda.syncthreads()
-    step = threads // 2
-    while step > 0:
-        if t < step:
-            total_partial[t] += total_partial[t + step]
-            dot_partial[t] += dot_partial[t + step]
-        cuda.syncthreads()
-        step //= 2
+    total, dot = block_sum(total_partial), block_sum(dot_partial)
     if t == 0:
-        sums[0, c] = total_partial[0]
-        sums[1, c] = dot_partial[0]
+        sums[0, c] = total
+        sums[1, c] = dot
 
 
 @gpu_kernel

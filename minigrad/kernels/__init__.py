@@ -45,6 +45,7 @@ def cuda_enabled(xp):
 FLOATS = frozenset([np.dtype(np.float32), np.dtype(np.float64)])     # the dtypes the kernels are compiled for
 ARRAY_KIND = {"cpu": "NumPy", "cuda": "CuPy"}
 REGISTRY = {}                                                          # name -> Kernel, every kernel there is
+GPU_KERNELS = []                                                       # every gpu_kernel function
 
 
 def is_array(value):
@@ -92,18 +93,30 @@ class gpu_kernel:
     def __init__(self, function):
         self.function, self.compiled = function, None
         functools.update_wrapper(self, function)
+        GPU_KERNELS.append(self)
+
+    def bind(self):
+        """Bind the names the kernel's module leaves for numba.cuda (``cuda``, and its helpers compiled as
+        device functions); return numba.cuda."""
+        from numba import cuda
+        names = self.function.__globals__
+        names["cuda"] = cuda
+        for name, value in list(names.items()):
+            if isinstance(value, gpu_device_function):
+                names[name] = cuda.jit(device=True)(value.function)
+        return cuda
 
     def __getitem__(self, launch):
         if self.compiled is None:
-            from numba import cuda
             numba.config.CUDA_LOW_OCCUPANCY_WARNINGS = False    # small batches make small grids, by design
-            names = self.function.__globals__
-            names["cuda"] = cuda
-            for name, value in list(names.items()):          # the module's helpers, compiled to be called
-                if isinstance(value, gpu_device_function):
-                    names[name] = cuda.jit(device=True)(value.function)
-            self.compiled = cuda.jit(self.function)
+            self.compiled = self.bind().jit(self.function)
         return self.compiled[launch]
+
+    def ptx(self, argument_types, compute_capability=(9, 0)):
+        """The kernel compiled to PTX for these numba types of its arguments: what the GPU's driver would be
+        given, made without a GPU (numba's NVVM compiler is enough), so CI can check that it compiles."""
+        ptx, _ = self.bind().compile_ptx(self.function, tuple(argument_types), cc=compute_capability)
+        return ptx
 
 
 class gpu_device_function:
@@ -113,6 +126,28 @@ class gpu_device_function:
     def __init__(self, function):
         self.function = function
         functools.update_wrapper(self, function)
+
+
+@gpu_device_function
+def unravel(i, d1, d2, d3):
+    """The index (i0, i1, i2, i3) of element ``i`` of a C-order array of shape (*, d1, d2, d3): how a GPU
+    thread with one element to write finds it (an (N, H, W, C) image, or the trailing axes of a larger one)."""
+    i3 = i % d3
+    i //= d3
+    i2 = i % d2
+    i //= d2
+    return i // d1, i % d1, i2, i3
+
+
+@gpu_device_function
+def window_reaching(position, padding, tap, dilation, stride, windows):
+    """Along one axis, the window p whose tap ``tap`` reads input ``position``, p stride - padding +
+    tap dilation = position, or -1 where no window 0 <= p < windows does: how a backward thread gathers
+    the windows that read its input element instead of having each window scatter into it."""
+    offset = position + padding - tap * dilation
+    if offset < 0 or offset % stride != 0 or offset // stride >= windows:
+        return -1
+    return offset // stride
 
 
 THREADS_PER_BLOCK = 128

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import Kernel, expect, expect_ints, gpu_kernel, launch
+from . import Kernel, expect, expect_ints, gpu_kernel, launch, unravel
 
 cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
@@ -89,14 +89,8 @@ def _weight_grad_gpu(dwt, dw, r0, c0, live_h, live_w):
     # i indexes dw (K, C, KH, KW) in C order: unravel it, then read its number from dwt (or 0 for a dead tap).
     i = cuda.grid(1)
     if i < dw.size:
-        _, c, kh, kw = dw.shape
-        t = i
-        j = t % kw
-        t //= kw
-        ii = t % kh
-        t //= kh
-        ci = t % c
-        kk = t // c
+        kk, ci, ii, j = unravel(i, dw.shape[1], dw.shape[2], dw.shape[3])
+        c = dw.shape[1]
         li, lj = ii - r0, j - c0
         if 0 <= li < live_h and 0 <= lj < live_w:
             dw[kk, ci, ii, j] = dwt[(li * live_w + lj) * c + ci, kk]

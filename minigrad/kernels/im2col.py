@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import Kernel, channels_last, expect, expect_geometry, expect_ints, gpu_kernel, launch
+from . import Kernel, channels_last, expect, expect_geometry, expect_ints, gpu_kernel, launch, unravel, window_reaching
 
 cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
@@ -140,19 +140,9 @@ def _im2col_gpu(x, cols, sh, sw, ph, pw, dh, dw):
     # i indexes cols (N, OH, OW, KH, KW, C) in C order: unravel it, then read the tap's input pixel.
     i = cuda.grid(1)
     if i < cols.size:
-        _, h, w, c = x.shape                               # channels-last input
-        oh, ow, kh, kw = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
-        t = i
-        ci = t % c
-        t //= c
-        j = t % kw
-        t //= kw
-        ii = t % kh
-        t //= kh
-        q = t % ow
-        t //= ow
-        p = t % oh
-        b = t // oh
+        _, h, w, _ = x.shape                               # channels-last input
+        rest, ii, j, ci = unravel(i, cols.shape[3], cols.shape[4], cols.shape[5])
+        b, _, p, q = unravel(rest, 1, cols.shape[1], cols.shape[2])
         row, col = p * sh - ph + ii * dh, q * sw - pw + j * dw
         if 0 <= row < h and 0 <= col < w:
             cols[b, p, q, ii, j, ci] = x[b, row, col, ci]
@@ -166,25 +156,17 @@ def _col2im_gpu(cols, dx, sh, sw, ph, pw, dh, dw):
     # it, so that no two threads write the same element.
     i = cuda.grid(1)
     if i < dx.size:
-        _, h, w, c = dx.shape
         oh, ow, kh, kw = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
-        t = i
-        ci = t % c
-        t //= c
-        col = t % w
-        t //= w
-        row = t % h
-        b = t // h
+        b, row, col, ci = unravel(i, dx.shape[1], dx.shape[2], dx.shape[3])
         total = dx.dtype.type(0)                           # in dx's dtype: float32 stays float32
         for ii in range(kh):
-            pp = row + ph - ii * dh                        # = p * sh for the window p whose tap ii is this row
-            if pp < 0 or pp % sh != 0 or pp // sh >= oh:
+            p = window_reaching(row, ph, ii, dh, sh, oh)   # the window whose tap ii reads this row
+            if p < 0:
                 continue
             for j in range(kw):
-                qq = col + pw - j * dw
-                if qq < 0 or qq % sw != 0 or qq // sw >= ow:
-                    continue
-                total += cols[b, pp // sh, qq // sw, ii, j, ci]
+                q = window_reaching(col, pw, j, dw, sw, ow)
+                if q >= 0:
+                    total += cols[b, p, q, ii, j, ci]
         dx[b, row, col, ci] = total
 
 

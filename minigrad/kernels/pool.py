@@ -30,7 +30,8 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import FLOATS, Kernel, channels_last, expect, expect_geometry, expect_ints, gpu_kernel, launch
+from . import (FLOATS, Kernel, channels_last, expect, expect_geometry, expect_ints, gpu_device_function, gpu_kernel,
+               launch, unravel, window_reaching)
 
 cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
@@ -271,15 +272,22 @@ def avg_pool2d_backward_reference(grad, x_shape, kernel, stride, padding, count_
     return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
 
 
-@numba.njit(cache=True)
-def _divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override):
-    """PyTorch's divisor for the window whose corner is input row ``top``, column ``left`` (see window_sizes)."""
+def divisor(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override):
+    """PyTorch's divisor for the window whose corner is input row ``top``, column ``left`` (see window_sizes).
+
+    Compiled for the CPU and, as a device function, for the GPU, where numba.cuda cannot compile the
+    builtins min and max: the clipping is written out as conditional expressions."""
     if divisor_override:
         return divisor_override
-    bottom, right = min(top + kh, h + ph), min(left + kw, w + pw)        # cut off where the padding ends
-    if not count_include_pad:
-        top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, h), min(right, w)
+    bottom = top + kh if top + kh < h + ph else h + ph              # cut off where the padding ends
+    right = left + kw if left + kw < w + pw else w + pw
+    if not count_include_pad:                                       # only the part inside the input counts
+        top, left = (top if top > 0 else 0), (left if left > 0 else 0)
+        bottom, right = (bottom if bottom < h else h), (right if right < w else w)
     return (bottom - top) * (right - left)
+
+
+_divisor, _divisor_gpu = numba.njit(cache=True)(divisor), gpu_device_function(divisor)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -394,10 +402,12 @@ def adaptive_avg_pool2d_backward_reference(grad, x_shape):
     return apply_to_last_axis(t, cols.T)                                 # (N, C, H, W)
 
 
-@numba.njit(cache=True)
-def _adaptive_window(o, size, out):
+def adaptive_window(o, size, out):
     """[start, end) of window o of ``out`` along an axis of ``size``."""
     return (o * size) // out, -((-(o + 1) * size) // out)
+
+
+_adaptive_window, _adaptive_window_gpu = numba.njit(cache=True)(adaptive_window), gpu_device_function(adaptive_window)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -464,25 +474,16 @@ def adaptive_avg_pool2d_backward_numba(grad, x_shape):
 #
 # One thread per element written, on channels-last (N, rows, cols, C) arrays: thread i unravels its index
 # into (b, row, col, ci). The forward passes read each output's window; the backward passes gather each
-# input element's gradient from the windows (p, q) whose tap (ii, j) is that element, p sh = r + ph - ii dh
-# and q sw = s + pw - j dw, so no two threads write the same element. Sums start from ``dtype.type(0)``
-# and divisors are converted to the array's dtype: a float32 kernel computes in float32, as the reference.
-# min and max are written out as conditional expressions (numba implements those builtins as overloads,
-# compiled separately for the GPU; a comparison is all they need to be).
+# input element's gradient from the windows (p, q) that read it (``window_reaching``), so no two threads
+# write the same element. Sums start from ``dtype.type(0)`` and divisors are converted to the array's
+# dtype: a float32 kernel computes in float32, as the reference.
 
 @gpu_kernel
 def _max_pool2d_forward_gpu(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):
     i = cuda.grid(1)
     if i < y.size:
-        _, h, w, c = x.shape
-        oh, ow = y.shape[1], y.shape[2]
-        t = i
-        ci = t % c
-        t //= c
-        q = t % ow
-        t //= ow
-        p = t % oh
-        b = t // oh
+        _, h, w, _ = x.shape
+        b, p, q, ci = unravel(i, y.shape[1], y.shape[2], y.shape[3])
         best = x.dtype.type(0)
         winner = -1                                            # -1: no element of the window seen yet
         for ii in range(kh):
@@ -505,27 +506,16 @@ def _max_pool2d_forward_gpu(x, y, argmax, kh, kw, sh, sw, ph, pw, dh, dw):
 def _max_pool2d_backward_gpu(grad, argmax, dx, kh, kw, sh, sw, ph, pw, dh, dw):
     i = cuda.grid(1)
     if i < dx.size:
-        _, h, w, c = dx.shape
         oh, ow = grad.shape[1], grad.shape[2]
-        t = i
-        ci = t % c
-        t //= c
-        s = t % w
-        t //= w
-        r = t % h
-        b = t // h
+        b, r, s, ci = unravel(i, dx.shape[1], dx.shape[2], dx.shape[3])
         total = dx.dtype.type(0)
         for ii in range(kh):
-            pp = r + ph - ii * dh
-            if pp < 0 or pp % sh != 0 or pp // sh >= oh:
+            p = window_reaching(r, ph, ii, dh, sh, oh)
+            if p < 0:
                 continue
-            p = pp // sh
             for j in range(kw):
-                qq = s + pw - j * dw
-                if qq < 0 or qq % sw != 0 or qq // sw >= ow:
-                    continue
-                q = qq // sw
-                if argmax[b, p, q, ci] == ii * kw + j:         # this element won window (p, q)
+                q = window_reaching(s, pw, j, dw, sw, ow)
+                if q >= 0 and argmax[b, p, q, ci] == ii * kw + j:    # this element won window (p, q)
                     total += grad[b, p, q, ci]
         dx[b, r, s, ci] = total
 
@@ -534,15 +524,8 @@ def _max_pool2d_backward_gpu(grad, argmax, dx, kh, kw, sh, sw, ph, pw, dh, dw):
 def _avg_pool2d_forward_gpu(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     i = cuda.grid(1)
     if i < y.size:
-        _, h, w, c = x.shape
-        oh, ow = y.shape[1], y.shape[2]
-        t = i
-        ci = t % c
-        t //= c
-        q = t % ow
-        t //= ow
-        p = t % oh
-        b = t // oh
+        _, h, w, _ = x.shape
+        b, p, q, ci = unravel(i, y.shape[1], y.shape[2], y.shape[3])
         top, left = p * sh - ph, q * sw - pw
         total = x.dtype.type(0)
         for ii in range(kh):
@@ -553,51 +536,28 @@ def _avg_pool2d_forward_gpu(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, div
                 s = left + j
                 if 0 <= s < w:
                     total += x[b, r, s, ci]
-        divisor = divisor_override                             # PyTorch's divisor, as _divisor computes it
-        if not divisor_override:
-            bottom = top + kh if top + kh < h + ph else h + ph    # cut off where the padding ends
-            right = left + kw if left + kw < w + pw else w + pw
-            if not count_include_pad:                           # only the part inside the input counts
-                top, left = (top if top > 0 else 0), (left if left > 0 else 0)
-                bottom, right = (bottom if bottom < h else h), (right if right < w else w)
-            divisor = (bottom - top) * (right - left)
-        y[b, p, q, ci] = total / x.dtype.type(divisor)
+        count = _divisor_gpu(top, left, h, w, kh, kw, ph, pw, count_include_pad, divisor_override)
+        y[b, p, q, ci] = total / x.dtype.type(count)
 
 
 @gpu_kernel
 def _avg_pool2d_backward_gpu(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     i = cuda.grid(1)
     if i < dx.size:
-        _, h, w, c = dx.shape
+        _, h, w, _ = dx.shape
         oh, ow = grad.shape[1], grad.shape[2]
-        t = i
-        ci = t % c
-        t //= c
-        s = t % w
-        t //= w
-        r = t % h
-        b = t // h
+        b, r, s, ci = unravel(i, h, w, dx.shape[3])
         total = dx.dtype.type(0)
         for ii in range(kh):
-            pp = r + ph - ii
-            if pp < 0 or pp % sh != 0 or pp // sh >= oh:
+            p = window_reaching(r, ph, ii, 1, sh, oh)
+            if p < 0:
                 continue
-            p = pp // sh
             for j in range(kw):
-                qq = s + pw - j
-                if qq < 0 or qq % sw != 0 or qq // sw >= ow:
-                    continue
-                q = qq // sw
-                top, left = p * sh - ph, q * sw - pw
-                divisor = divisor_override                     # as in _avg_pool2d_forward_gpu
-                if not divisor_override:
-                    bottom = top + kh if top + kh < h + ph else h + ph
-                    right = left + kw if left + kw < w + pw else w + pw
-                    if not count_include_pad:
-                        top, left = (top if top > 0 else 0), (left if left > 0 else 0)
-                        bottom, right = (bottom if bottom < h else h), (right if right < w else w)
-                    divisor = (bottom - top) * (right - left)
-                total += grad[b, p, q, ci] / dx.dtype.type(divisor)
+                q = window_reaching(s, pw, j, 1, sw, ow)
+                if q >= 0:                                     # each element of a window gets g / divisor
+                    count = _divisor_gpu(p * sh - ph, q * sw - pw, h, w, kh, kw, ph, pw, count_include_pad,
+                                         divisor_override)
+                    total += grad[b, p, q, ci] / dx.dtype.type(count)
         dx[b, r, s, ci] = total
 
 
@@ -605,17 +565,11 @@ def _avg_pool2d_backward_gpu(grad, dx, kh, kw, sh, sw, ph, pw, count_include_pad
 def _adaptive_avg_pool2d_forward_gpu(x, y):
     i = cuda.grid(1)
     if i < y.size:
-        _, h, w, c = x.shape
+        _, h, w, _ = x.shape
         oh, ow = y.shape[1], y.shape[2]
-        t = i
-        ci = t % c
-        t //= c
-        q = t % ow
-        t //= ow
-        p = t % oh
-        b = t // oh
-        r0, r1 = (p * h) // oh, ((p + 1) * h + oh - 1) // oh     # as _adaptive_window
-        s0, s1 = (q * w) // ow, ((q + 1) * w + ow - 1) // ow
+        b, p, q, ci = unravel(i, oh, ow, y.shape[3])
+        r0, r1 = _adaptive_window_gpu(p, h, oh)
+        s0, s1 = _adaptive_window_gpu(q, w, ow)
         total = x.dtype.type(0)
         for r in range(r0, r1):
             for s in range(s0, s1):
@@ -627,22 +581,16 @@ def _adaptive_avg_pool2d_forward_gpu(x, y):
 def _adaptive_avg_pool2d_backward_gpu(grad, dx):
     i = cuda.grid(1)
     if i < dx.size:
-        _, h, w, c = dx.shape
+        _, h, w, _ = dx.shape
         oh, ow = grad.shape[1], grad.shape[2]
-        t = i
-        ci = t % c
-        t //= c
-        s = t % w
-        t //= w
-        r = t % h
-        b = t // h
+        b, r, s, ci = unravel(i, h, w, dx.shape[3])
         total = dx.dtype.type(0)
         for p in range(oh):
-            r0, r1 = (p * h) // oh, ((p + 1) * h + oh - 1) // oh
+            r0, r1 = _adaptive_window_gpu(p, h, oh)
             if r < r0 or r >= r1:
                 continue
             for q in range(ow):
-                s0, s1 = (q * w) // ow, ((q + 1) * w + ow - 1) // ow
+                s0, s1 = _adaptive_window_gpu(q, w, ow)
                 if s0 <= s < s1:
                     total += grad[b, p, q, ci] / dx.dtype.type((r1 - r0) * (s1 - s0))
         dx[b, r, s, ci] = total

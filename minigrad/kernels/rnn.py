@@ -48,7 +48,7 @@ import numba
 import numpy as np
 
 from ..backend import get_array_module
-from . import Kernel, expect, float_arrays, gpu_kernel, launch
+from . import Kernel, expect, float_arrays, gpu_device_function, gpu_kernel, launch
 
 cuda = None                           # numba.cuda, bound at the first GPU launch (see kernels.gpu_kernel)
 
@@ -337,6 +337,12 @@ def gru_step_backward_numba(gates, hg, h_prev, dh, dxg, dhg, dh_prev):
 # in float64, not what the reference computes, and on most GPUs a small fraction of float32's speed.
 # A thread reads all of its unit's columns before it writes any, so ``gates`` may be ``xg``.
 
+@gpu_device_function
+def _sigmoid_gpu(a, half, one):
+    """sigmoid(a) = (tanh(a / 2) + 1) / 2, in the dtype of ``half`` and ``one``."""
+    return half * (math.tanh(half * a) + one)
+
+
 @gpu_kernel
 def _lstm_step_gpu(xg, hg, c_prev, gates, c, tanh_c, h):
     i = cuda.grid(1)
@@ -344,10 +350,10 @@ def _lstm_step_gpu(xg, hg, c_prev, gates, c, tanh_c, h):
     if i < batch * hidden:
         b, j = i // hidden, i % hidden
         half, one = c.dtype.type(0.5), c.dtype.type(1)
-        gi = half * (math.tanh(half * (xg[b, j] + hg[b, j])) + one)                    # sigmoid via tanh
-        gf = half * (math.tanh(half * (xg[b, hidden + j] + hg[b, hidden + j])) + one)
+        gi = _sigmoid_gpu(xg[b, j] + hg[b, j], half, one)
+        gf = _sigmoid_gpu(xg[b, hidden + j] + hg[b, hidden + j], half, one)
         gg = math.tanh(xg[b, 2 * hidden + j] + hg[b, 2 * hidden + j])
-        go = half * (math.tanh(half * (xg[b, 3 * hidden + j] + hg[b, 3 * hidden + j])) + one)
+        go = _sigmoid_gpu(xg[b, 3 * hidden + j] + hg[b, 3 * hidden + j], half, one)
         gates[b, j], gates[b, hidden + j], gates[b, 2 * hidden + j], gates[b, 3 * hidden + j] = gi, gf, gg, go
         c_new = gf * c_prev[b, j] + gi * gg
         t = math.tanh(c_new)
@@ -390,8 +396,8 @@ def _gru_step_gpu(xg, hg, h_prev, gates, h):
     if i < batch * hidden:
         b, j = i // hidden, i % hidden
         half, one = h.dtype.type(0.5), h.dtype.type(1)
-        r = half * (math.tanh(half * (xg[b, j] + hg[b, j])) + one)
-        z = half * (math.tanh(half * (xg[b, hidden + j] + hg[b, hidden + j])) + one)
+        r = _sigmoid_gpu(xg[b, j] + hg[b, j], half, one)
+        z = _sigmoid_gpu(xg[b, hidden + j] + hg[b, hidden + j], half, one)
         n = math.tanh(xg[b, 2 * hidden + j] + r * hg[b, 2 * hidden + j])           # r scales W_hn h + b_hn
         gates[b, j], gates[b, hidden + j], gates[b, 2 * hidden + j] = r, z, n
         h[b, j] = (one - z) * n + z * h_prev[b, j]

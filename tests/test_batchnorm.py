@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from minigrad.gradcheck import GradcheckError, gradcheck
 from minigrad.kernels import batchnorm as K
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d
-from minigrad.ops.batchnorm import BatchNorm, batch_norm
 import minigrad.functional as F
+from minigrad.functional import batch_norm
+from minigrad.ops.batchnorm import BatchNorm
 from minigrad.tensor import Tensor
 from strategies import SEEDS
 

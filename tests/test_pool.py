@@ -19,6 +19,7 @@ import minigrad
 from minigrad.gradcheck import gradcheck
 from minigrad.kernels import pool as K
 from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+import minigrad.functional as F
 from minigrad.ops import pool as P
 from strategies import SEEDS, distinct_arrays, float_arrays
 
@@ -139,28 +140,28 @@ def check(fn, x):
 def test_gradcheck_max_pool(data, case):
     shape, kwargs = case
     x = data.draw(distinct_arrays(shape))                   # no ties: finite differences need one winner
-    check(lambda t: P.max_pool2d(t, **kwargs), x)
+    check(lambda t: F.max_pool2d(t, **kwargs), x)
 
 
 @GRADCHECK_SETTINGS
 @given(data=st.data(), case=pool_cases("avg"))
 def test_gradcheck_avg_pool(data, case):
     shape, kwargs = case
-    check(lambda t: P.avg_pool2d(t, **kwargs), data.draw(float_arrays(shape)))
+    check(lambda t: F.avg_pool2d(t, **kwargs), data.draw(float_arrays(shape)))
 
 
 @GRADCHECK_SETTINGS
 @given(data=st.data(), case=adaptive_cases())
 def test_gradcheck_adaptive_avg_pool(data, case):
     shape, output_size = case
-    check(lambda t: P.adaptive_avg_pool2d(t, output_size), data.draw(float_arrays(shape)))
+    check(lambda t: F.adaptive_avg_pool2d(t, output_size), data.draw(float_arrays(shape)))
 
 
 def test_max_pool_winner_of_overlapping_windows_receives_their_gradient_sum():
     """kernel 3, stride 1 on 5x5: the global maximum at the centre lies in all 9 windows and wins them all."""
     x = np.random.default_rng(0).permutation(25).reshape(1, 1, 5, 5) * 0.1
     x[0, 0, 2, 2] = 10.0
-    result = check(lambda t: P.max_pool2d(t, 3, stride=1), x)
+    result = check(lambda t: F.max_pool2d(t, 3, stride=1), x)
     upstream = np.random.default_rng(0).standard_normal((1, 1, 3, 3))    # gradcheck's default seed
     grad = result.checks[0].analytic
     np.testing.assert_allclose(grad[0, 0, 2, 2], upstream.sum(), rtol=1e-12)
@@ -170,7 +171,7 @@ def test_max_pool_winner_of_overlapping_windows_receives_their_gradient_sum():
 def test_max_pool_gradient_goes_to_first_of_equal_elements():
     """All-equal 2x2 windows: the first element in row-major order wins, so it alone gets the gradient."""
     x = minigrad.Tensor(np.zeros((1, 1, 4, 6)), requires_grad=True)
-    P.max_pool2d(x, 2).backward(np.arange(1.0, 7.0).reshape(1, 1, 2, 3))
+    F.max_pool2d(x, 2).backward(np.arange(1.0, 7.0).reshape(1, 1, 2, 3))
     expected = np.zeros((4, 6))
     expected[::2, ::2] = np.arange(1.0, 7.0).reshape(2, 3)
     np.testing.assert_array_equal(x.grad[0, 0], expected)
@@ -180,7 +181,7 @@ def test_global_average_pooling_is_the_mean_over_height_and_width():
     """output_size 1: g_c = 1/(HW) sum_ij f_cij (U-Net paper eq. 2), and each f_cij gets dL/dg_c / (HW)."""
     f = np.random.default_rng(0).standard_normal((2, 3, 5, 7))
     leaf = minigrad.Tensor(f, requires_grad=True)
-    g = P.adaptive_avg_pool2d(leaf, 1)
+    g = F.adaptive_avg_pool2d(leaf, 1)
     assert g.shape == (2, 3, 1, 1)
     np.testing.assert_allclose(g.numpy()[:, :, 0, 0], f.mean(axis=(2, 3)), rtol=1e-13)
     upstream = np.arange(6.0).reshape(2, 3, 1, 1)
@@ -213,7 +214,7 @@ def test_max_pool_matches_torch(dtype, backend, data, case, values, seed):
     shape, kwargs = case
     x = data.draw(distinct_arrays(shape)) if values == "distinct" else tied_values(shape, seed, values)
     with kernels_of(backend):
-        mine, theirs = assert_torch_parity(lambda t: P.max_pool2d(t, **kwargs),
+        mine, theirs = assert_torch_parity(lambda t: F.max_pool2d(t, **kwargs),
                                            lambda t: torch_f.max_pool2d(t, **kwargs), x, dtype)
     np.testing.assert_array_equal(mine != 0, theirs != 0)  # ties: the very same winners
 
@@ -227,7 +228,7 @@ def test_avg_pool_matches_torch(dtype, backend, case, seed):
     shape, kwargs = case
     x = np.random.default_rng(seed).standard_normal(shape)
     with kernels_of(backend):
-        assert_torch_parity(lambda t: P.avg_pool2d(t, **kwargs), lambda t: torch_f.avg_pool2d(t, **kwargs),
+        assert_torch_parity(lambda t: F.avg_pool2d(t, **kwargs), lambda t: torch_f.avg_pool2d(t, **kwargs),
                             x, dtype)
 
 
@@ -240,7 +241,7 @@ def test_adaptive_avg_pool_matches_torch(dtype, backend, case, seed):
     shape, output_size = case
     x = np.random.default_rng(seed).standard_normal(shape)
     with kernels_of(backend):
-        assert_torch_parity(lambda t: P.adaptive_avg_pool2d(t, output_size),
+        assert_torch_parity(lambda t: F.adaptive_avg_pool2d(t, output_size),
                             lambda t: torch_f.adaptive_avg_pool2d(t, output_size), x, dtype)
 
 
@@ -260,7 +261,7 @@ def test_max_pool_nan_and_infinity_match_torch(dtype, backend):
     for kwargs in [dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=(2, 3), stride=2, ceil_mode=True),
                    dict(kernel_size=3, stride=2, padding=1, dilation=2)]:
         with kernels_of(backend):
-            y, grad, upstream = run(lambda t: P.max_pool2d(t, **kwargs), x, dtype)
+            y, grad, upstream = run(lambda t: F.max_pool2d(t, **kwargs), x, dtype)
         t = torch.tensor(x.astype(dtype), requires_grad=True)
         ty = torch_f.max_pool2d(t, **kwargs)
         ty.backward(torch.from_numpy(upstream))
@@ -359,9 +360,9 @@ def test_numba_runs_by_default_and_reference_when_disabled(monkeypatch):
                         K.max_pool2d_forward_reference(*a))
     x = np.zeros((1, 1, 2, 2), np.float32)
     with kernels_of("numba"):
-        P.max_pool2d(x, 2)
+        F.max_pool2d(x, 2)
     with kernels_of("reference"):
-        P.max_pool2d(x, 2)
+        F.max_pool2d(x, 2)
     assert calls == ["numba", "reference"]
 
 
@@ -390,34 +391,34 @@ def test_the_entries_run_the_compiled_loops_for_float32_and_float64_only(dtype):
 X = np.zeros((1, 2, 3, 3), np.float32)
 
 BAD = [
-    (lambda: P.max_pool2d(np.zeros((3, 3)), 2),
+    (lambda: F.max_pool2d(np.zeros((3, 3)), 2),
      r"max_pool2d expected \(N, C, H, W\) or \(C, H, W\), got shape \(3, 3\)"),
-    (lambda: P.avg_pool2d(np.zeros((1, 1, 1, 3, 3)), 2),
+    (lambda: F.avg_pool2d(np.zeros((1, 1, 1, 3, 3)), 2),
      r"avg_pool2d expected \(N, C, H, W\) or \(C, H, W\), got shape \(1, 1, 1, 3, 3\)"),
-    (lambda: P.adaptive_avg_pool2d(np.zeros(4), 1), r"expected \(N, C, H, W\) or \(C, H, W\), got shape \(4,\)"),
-    (lambda: P.max_pool2d(np.zeros((1, 0, 3, 3)), 2),
+    (lambda: F.adaptive_avg_pool2d(np.zeros(4), 1), r"expected \(N, C, H, W\) or \(C, H, W\), got shape \(4,\)"),
+    (lambda: F.max_pool2d(np.zeros((1, 0, 3, 3)), 2),
      r"non-empty channels, height and width, got shape \(1, 0, 3, 3\)"),
-    (lambda: P.max_pool2d(X, 5),
+    (lambda: F.max_pool2d(X, 5),
      r"kernel spans 5 along height but the padded input has only 3 \(height 3 \+ 2 \* padding 0\)"),
-    (lambda: P.avg_pool2d(np.zeros((1, 1, 9, 2)), (1, 5), padding=(0, 1)),
+    (lambda: F.avg_pool2d(np.zeros((1, 1, 9, 2)), (1, 5), padding=(0, 1)),
      r"kernel spans 5 along width but the padded input has only 4 \(width 2 \+ 2 \* padding 1\)"),
-    (lambda: P.max_pool2d(X, 2, dilation=3), r"kernel spans 4 along height but the padded input has only 3"),
-    (lambda: P.max_pool2d(X, 3, padding=2),
+    (lambda: F.max_pool2d(X, 2, dilation=3), r"kernel spans 4 along height but the padded input has only 3"),
+    (lambda: F.max_pool2d(X, 3, padding=2),
      r"padding must be at most half the kernel size, got padding 2 for a kernel of 3 along height"),
-    (lambda: P.avg_pool2d(X, (2, 4), padding=(1, 3)), r"got padding 3 for a kernel of 4 along width"),
-    (lambda: P.max_pool2d(X, 0), r"kernel_size must be positive, got 0"),
-    (lambda: P.max_pool2d(X, (2, -1)), r"kernel_size must be positive, got \(2, -1\)"),
-    (lambda: P.avg_pool2d(X, 2, stride=0), r"stride must be positive, got 0"),
-    (lambda: P.max_pool2d(X, 2, dilation=(1, 0)), r"dilation must be positive, got \(1, 0\)"),
-    (lambda: P.max_pool2d(X, 2, padding=-1), r"padding must be non-negative, got -1"),
-    (lambda: P.max_pool2d(X, (2, 2, 2)), r"kernel_size must be an int or a pair of ints, got \(2, 2, 2\)"),
-    (lambda: P.max_pool2d(X, 2.0), r"kernel_size must be an int or a pair of ints, got 2.0"),
-    (lambda: P.avg_pool2d(X, 2, divisor_override=0), r"divisor_override must be None or a non-zero int, got 0"),
-    (lambda: P.adaptive_avg_pool2d(X, 0), r"output_size must be positive, got 0"),
-    (lambda: P.adaptive_avg_pool2d(X, (2, -1)), r"output_size must be positive, got \(2, -1\)"),
-    (lambda: P.adaptive_avg_pool2d(X, (1, 2, 3)),
+    (lambda: F.avg_pool2d(X, (2, 4), padding=(1, 3)), r"got padding 3 for a kernel of 4 along width"),
+    (lambda: F.max_pool2d(X, 0), r"kernel_size must be positive, got 0"),
+    (lambda: F.max_pool2d(X, (2, -1)), r"kernel_size must be positive, got \(2, -1\)"),
+    (lambda: F.avg_pool2d(X, 2, stride=0), r"stride must be positive, got 0"),
+    (lambda: F.max_pool2d(X, 2, dilation=(1, 0)), r"dilation must be positive, got \(1, 0\)"),
+    (lambda: F.max_pool2d(X, 2, padding=-1), r"padding must be non-negative, got -1"),
+    (lambda: F.max_pool2d(X, (2, 2, 2)), r"kernel_size must be an int or a pair of ints, got \(2, 2, 2\)"),
+    (lambda: F.max_pool2d(X, 2.0), r"kernel_size must be an int or a pair of ints, got 2.0"),
+    (lambda: F.avg_pool2d(X, 2, divisor_override=0), r"divisor_override must be None or a non-zero int, got 0"),
+    (lambda: F.adaptive_avg_pool2d(X, 0), r"output_size must be positive, got 0"),
+    (lambda: F.adaptive_avg_pool2d(X, (2, -1)), r"output_size must be positive, got \(2, -1\)"),
+    (lambda: F.adaptive_avg_pool2d(X, (1, 2, 3)),
      r"output_size must be an int or a pair of ints \(or None\), got \(1, 2, 3\)"),
-    (lambda: P.max_pool2d(np.zeros((1, 1, 1, 1)), 2, stride=1, padding=1, dilation=2),
+    (lambda: F.max_pool2d(np.zeros((1, 1, 1, 1)), 2, stride=1, padding=1, dilation=2),
      r"window 0 along height covers only padding \(input height 1, kernel 2, dilation 2, padding 1\)"),
     (lambda: MaxPool2d(3, padding=2), r"MaxPool2d: padding must be at most half the kernel size"),
     (lambda: MaxPool2d(2, return_indices=True), r"return_indices=True is not supported"),
@@ -434,7 +435,7 @@ def test_bad_input_raises_clear_value_error(call, message):
 
 def test_integer_input_is_a_type_error():
     with pytest.raises(TypeError, match="max_pool2d: expected float32 or float64 input, got int64"):
-        P.max_pool2d(np.zeros((1, 1, 2, 2), np.int64), 2)
+        F.max_pool2d(np.zeros((1, 1, 2, 2), np.int64), 2)
 
 
 @pytest.mark.parametrize("shape, kwargs, out", [
@@ -444,7 +445,7 @@ def test_integer_input_is_a_type_error():
     ((1, 1, 6, 7), dict(kernel_size=(2, 3), stride=(3, 1), padding=(1, 0), dilation=(2, 1)), (2, 5)),
 ])
 def test_output_size(shape, kwargs, out):
-    assert P.max_pool2d(np.zeros(shape), **kwargs).shape == shape[:2] + out
+    assert F.max_pool2d(np.zeros(shape), **kwargs).shape == shape[:2] + out
 
 
 # ----- (e) the nn layers --------------------------------------------------------------------------------------
@@ -465,13 +466,13 @@ def test_layer_reprs_match_pytorch():
 
 
 @pytest.mark.parametrize("layer, op", [
-    (MaxPool2d(3, stride=2, padding=1, ceil_mode=True), lambda t: P.max_pool2d(t, 3, 2, 1, ceil_mode=True)),
-    (MaxPool2d((2, 3), dilation=(1, 2)), lambda t: P.max_pool2d(t, (2, 3), dilation=(1, 2))),
-    (AvgPool2d(2), lambda t: P.avg_pool2d(t, 2)),
-    (AvgPool2d(3, 1, 1, count_include_pad=False), lambda t: P.avg_pool2d(t, 3, 1, 1, count_include_pad=False)),
-    (AvgPool2d(2, divisor_override=3), lambda t: P.avg_pool2d(t, 2, divisor_override=3)),
-    (AdaptiveAvgPool2d(1), lambda t: P.adaptive_avg_pool2d(t, 1)),
-    (AdaptiveAvgPool2d((3, None)), lambda t: P.adaptive_avg_pool2d(t, (3, None))),
+    (MaxPool2d(3, stride=2, padding=1, ceil_mode=True), lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True)),
+    (MaxPool2d((2, 3), dilation=(1, 2)), lambda t: F.max_pool2d(t, (2, 3), dilation=(1, 2))),
+    (AvgPool2d(2), lambda t: F.avg_pool2d(t, 2)),
+    (AvgPool2d(3, 1, 1, count_include_pad=False), lambda t: F.avg_pool2d(t, 3, 1, 1, count_include_pad=False)),
+    (AvgPool2d(2, divisor_override=3), lambda t: F.avg_pool2d(t, 2, divisor_override=3)),
+    (AdaptiveAvgPool2d(1), lambda t: F.adaptive_avg_pool2d(t, 1)),
+    (AdaptiveAvgPool2d((3, None)), lambda t: F.adaptive_avg_pool2d(t, (3, None))),
 ])
 @pytest.mark.parametrize("shape", [(2, 3, 7, 8), (3, 7, 8)], ids=["batched", "unbatched"])
 def test_layers_equal_the_functions(layer, op, shape):

@@ -14,6 +14,7 @@ from minigrad.autograd import topological_order
 from minigrad.gradcheck import gradcheck
 from minigrad.kernels import rnn as K
 from minigrad.nn.rnn import GRU, LSTM, GRUCell, LSTMCell
+import minigrad.functional as F
 from minigrad.ops import rnn as R
 from minigrad.ops.shape import Concatenate
 from strategies import SEEDS
@@ -66,16 +67,16 @@ def layer_arrays(kind, case, rng):
 
 
 def run_stack(kind, case, x, states, flat_weights):
-    """R.lstm or R.gru on Tensors, the weights given flat; returns output and final states as one Tensor."""
+    """F.lstm or F.gru on Tensors, the weights given flat; returns output and final states as one Tensor."""
     per_layer = 4 if case["bias"] else 2
     groups = [tuple(flat_weights[k:k + per_layer]) + (None, None) * (not case["bias"])
               for k in range(0, len(flat_weights), per_layer)]
     settings_ = dict(num_layers=case["num_layers"], bidirectional=case["bidirectional"],
                      batch_first=case["batch_first"])
     if kind == "lstm":
-        out, (h_n, c_n) = R.lstm(x, tuple(states), groups, **settings_)
+        out, (h_n, c_n) = F.lstm(x, tuple(states), groups, **settings_)
         return flatten_all(out, h_n, c_n)
-    out, h_n = R.gru(x, states[0], groups, **settings_)
+    out, h_n = F.gru(x, states[0], groups, **settings_)
     return flatten_all(out, h_n)
 
 
@@ -93,9 +94,9 @@ def test_cell_gradcheck(kind, batch, input_size, hidden, bias, seed):
     weights = [rng.uniform(-1, 1, (g * hidden, input_size)), rng.uniform(-1, 1, (g * hidden, hidden))]
     weights += [rng.uniform(-1, 1, g * hidden), rng.uniform(-1, 1, g * hidden)] if bias else []
     if kind == "lstm":
-        result = gradcheck(lambda x, h, c, *w: flatten_all(*R.lstm_cell(x, (h, c), *w)), x, h, c, *weights)
+        result = gradcheck(lambda x, h, c, *w: flatten_all(*F.lstm_cell(x, (h, c), *w)), x, h, c, *weights)
     else:
-        result = gradcheck(lambda x, h, *w: R.gru_cell(x, h, *w), x, h, *weights)
+        result = gradcheck(lambda x, h, *w: F.gru_cell(x, h, *w), x, h, *weights)
     assert result.passed
     assert len(result.checks) == (3 if kind == "lstm" else 2) + len(weights)  # every input and weight checked
 
@@ -122,8 +123,8 @@ def test_single_layer_functions_gradcheck(reverse):
     x, h0, c0 = rng.uniform(-1, 1, (3, 2, 2)), rng.uniform(-1, 1, (2, 3)), rng.uniform(-1, 1, (2, 3))
     lstm_w = [rng.uniform(-1, 1, s) for s in [(12, 2), (12, 3), (12,), (12,)]]
     gru_w = [rng.uniform(-1, 1, s) for s in [(9, 2), (9, 3), (9,), (9,)]]
-    gradcheck(lambda x, h, c, *w: flatten_all(*R.lstm_layer(x, h, c, *w, reverse=reverse)), x, h0, c0, *lstm_w)
-    gradcheck(lambda x, h, *w: flatten_all(*R.gru_layer(x, h, *w, reverse=reverse)), x, h0, *gru_w)
+    gradcheck(lambda x, h, c, *w: flatten_all(*F.lstm_layer(x, h, c, *w, reverse=reverse)), x, h0, c0, *lstm_w)
+    gradcheck(lambda x, h, *w: flatten_all(*F.gru_layer(x, h, *w, reverse=reverse)), x, h0, *gru_w)
 
 
 # ----- (b) PyTorch parity -------------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def test_gru_applies_the_reset_gate_after_the_recurrent_product():
     r, z = sigmoid(xr + hr), sigmoid(xz + hz)
     after = (1 - z) * np.tanh(xn + r * hn) + z * h
     before = (1 - z) * np.tanh(xn + (r * h) @ w_hh[8:].T + b_hh[8:]) + z * h
-    got = R.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh).numpy()
+    got = F.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh).numpy()
     np.testing.assert_allclose(got, after, rtol=1e-12)
     assert np.abs(got - before).max() > 1e-3
 
@@ -469,16 +470,16 @@ def test_functional_bad_weights():
     x, h = zeros(2, 3), zeros(2, 4)
     with pytest.raises(ValueError, match=r"lstm_cell expects weight_ih of shape \(4 \* hidden_size, input_size\) = "
                                          r"\(16, input_size\), got \(12, 3\)"):
-        R.lstm_cell(x, (h, h), zeros(12, 3), zeros(16, 4))
+        F.lstm_cell(x, (h, h), zeros(12, 3), zeros(16, 4))
     with pytest.raises(ValueError, match=r"gru_cell expects weight_hh of shape \(3 \* hidden_size, hidden_size\) = "
                                          r"\(12, 4\), got \(16, 4\)"):
-        R.gru_cell(x, h, zeros(12, 3), zeros(16, 4))
+        F.gru_cell(x, h, zeros(12, 3), zeros(16, 4))
     with pytest.raises(ValueError, match=r"gru_layer expects bias_hh of shape \(3 \* hidden_size,\) = \(12,\), "
                                          r"got \(16,\)"):
-        R.gru_layer(zeros(5, 2, 3), h, zeros(12, 3), zeros(12, 4), zeros(12), zeros(16))
+        F.gru_layer(zeros(5, 2, 3), h, zeros(12, 3), zeros(12, 4), zeros(12), zeros(16))
     with pytest.raises(ValueError, match=r"lstm_layer expects input of shape \(seq_len, batch, input_size\) = "
                                          r"\(seq_len, batch, 3\) with seq_len >= 1, got \(2, 3\)"):
-        R.lstm_layer(zeros(2, 3), None, None, zeros(16, 3), zeros(16, 4))
+        F.lstm_layer(zeros(2, 3), None, None, zeros(16, 3), zeros(16, 4))
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -534,17 +535,17 @@ def test_500_chained_cells_equal_the_fused_layer(kind):
         x_leaf = Tensor(x, requires_grad=True)
         w_leaves = [Tensor(w, requires_grad=True) for w in weights]
         if fused and kind == "lstm":
-            out = R.lstm_layer(x_leaf, None, None, *w_leaves)[0]
+            out = F.lstm_layer(x_leaf, None, None, *w_leaves)[0]
         elif fused:
-            out = R.gru_layer(x_leaf, None, *w_leaves)[0]
+            out = F.gru_layer(x_leaf, None, *w_leaves)[0]
         else:
             states, outputs = None, []
             for t in range(seq):
                 if kind == "lstm":
-                    states = R.lstm_cell(x_leaf[t], states, *w_leaves)
+                    states = F.lstm_cell(x_leaf[t], states, *w_leaves)
                     outputs.append(states[0])
                 else:
-                    states = R.gru_cell(x_leaf[t], states, *w_leaves)
+                    states = F.gru_cell(x_leaf[t], states, *w_leaves)
                     outputs.append(states)
             out = minigrad.stack(outputs)
         out.backward(np.sin(np.arange(out.numel())).reshape(out.shape))

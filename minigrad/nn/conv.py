@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from ..ops import conv as conv_ops
+from .. import functional as F
+from ..functional.convolution import pair
 from . import init
 from .module import Module, Parameter
 
@@ -14,7 +15,8 @@ class Conv2d(Module):
 
     weight (out_channels, in_channels, kH, kW) and bias (out_channels,) start as U(-1/sqrt(fan_in),
     1/sqrt(fan_in)) with fan_in = in_channels * kH * kW (``kaiming_uniform_`` with a = sqrt(5), as
-    PyTorch). The math of the forward and backward pass is in ``minigrad.ops.conv.Conv2d``.
+    PyTorch). ``forward`` calls ``minigrad.functional.conv2d``; the math of the forward and backward pass
+    is in ``minigrad.ops.conv.Conv2d``.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
@@ -27,10 +29,10 @@ class Conv2d(Module):
         if padding_mode != "zeros":
             raise ValueError(f"Conv2d: only padding_mode='zeros' is implemented, got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = conv_ops.pair(kernel_size, "kernel_size", 1)
-        self.stride = conv_ops.pair(stride, "stride", 1)
-        self.padding = padding if isinstance(padding, str) else conv_ops.pair(padding, "padding", 0)
-        self.dilation = conv_ops.pair(dilation, "dilation", 1)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", 0)
+        self.dilation = pair(dilation, "dilation", 1)
         self.weight = Parameter(np.zeros((out_channels, in_channels, *self.kernel_size), dtype=dtype))
         self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
         self.reset_parameters()
@@ -43,7 +45,7 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        return conv_ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
     def extra_repr(self):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

@@ -4,12 +4,13 @@
     y = bn(x)                       # training mode: batch statistics, running statistics updated
     bn.eval(); y = bn(x)            # evaluation: the running statistics, a fixed per-channel affine map
 
-The math (forward and the derivation of the backward) is in ``minigrad.ops.batchnorm.BatchNorm``.
+``forward`` calls ``minigrad.functional.batch_norm``; the math (forward and the derivation of the backward) is
+in ``minigrad.ops.batchnorm.BatchNorm``.
 """
 
 import numpy as np
 
-from ..ops.batchnorm import batch_norm
+from .. import functional as F
 from . import init
 from .module import Module, Parameter
 
@@ -77,8 +78,8 @@ class _BatchNorm(Module):
             momentum = 1.0 / (int(self.num_batches_tracked._data) + 1) if counting else 0.0
         # Batch statistics in training, and always when no running statistics are kept.
         use_batch_stats = self.training or self.running_mean is None
-        y = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                       training=use_batch_stats, momentum=momentum, eps=self.eps)
+        y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         training=use_batch_stats, momentum=momentum, eps=self.eps)
         if counting:
             self.num_batches_tracked._data += 1  # in place, once the step has succeeded (0-d int64 array)
             self.num_batches_tracked._bump_version()

@@ -6,7 +6,8 @@ and return values, so a state_dict copies across in either direction.
     gru = GRU(64, 128, bidirectional=True)
     output, h_n = gru(x)                 # x (T, B, 64) -> output (T, B, 256); h_n (2, B, 128)
 
-The math of the cells and of backpropagation through time is in ``minigrad.ops.rnn``.
+The layers run the functions of ``minigrad.functional.recurrent``; the math of the cells and of
+backpropagation through time is in ``minigrad.ops.rnn``.
 """
 
 import math
@@ -14,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from ..ops import rnn as rnn_ops
+from ..functional import recurrent
 from . import init
 from .module import Module, Parameter
 
@@ -35,7 +36,7 @@ class _CellBase(Module):
         super().__init__()
         _check_sizes(type(self).__name__, input_size, hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
-        gates = rnn_ops.GATES[self.mode] * hidden_size
+        gates = recurrent.GATES[self.mode] * hidden_size
         self.weight_ih = Parameter(np.zeros((gates, input_size), dtype=dtype))
         self.weight_hh = Parameter(np.zeros((gates, hidden_size), dtype=dtype))
         self.bias_ih = Parameter(np.zeros(gates, dtype=dtype)) if bias else None
@@ -65,7 +66,7 @@ class LSTMCell(_CellBase):
 
     def forward(self, input, hx=None):
         name = type(self).__name__
-        return rnn_ops.cell_forward(name, "lstm", input, rnn_ops.state_pair(hx, name), self.weights())
+        return recurrent.cell_forward(name, "lstm", input, recurrent.state_pair(hx, name), self.weights())
 
 
 class GRUCell(_CellBase):
@@ -79,7 +80,7 @@ class GRUCell(_CellBase):
     mode = "gru"
 
     def forward(self, input, hx=None):
-        return rnn_ops.cell_forward(type(self).__name__, "gru", input, [hx], self.weights())
+        return recurrent.cell_forward(type(self).__name__, "gru", input, [hx], self.weights())
 
 
 class _RNNBase(Module):
@@ -117,7 +118,7 @@ class _RNNBase(Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
-        gates = rnn_ops.GATES[self.mode] * hidden_size
+        gates = recurrent.GATES[self.mode] * hidden_size
         directions = 2 if bidirectional else 1
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else directions * hidden_size
@@ -147,8 +148,8 @@ class _RNNBase(Module):
         return tuples
 
     def _run(self, input, states):
-        return rnn_ops.stacked(type(self).__name__, self.mode, input, states, self.all_weights(), self.num_layers,
-                               self.dropout, self.training, self.bidirectional, self.batch_first)
+        return recurrent.stacked(type(self).__name__, self.mode, input, states, self.all_weights(),
+                                 self.num_layers, self.dropout, self.training, self.bidirectional, self.batch_first)
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
@@ -178,7 +179,7 @@ class LSTM(_RNNBase):
     mode = "lstm"
 
     def forward(self, input, hx=None):
-        output, (h_n, c_n) = self._run(input, rnn_ops.state_pair(hx, type(self).__name__))
+        output, (h_n, c_n) = self._run(input, recurrent.state_pair(hx, type(self).__name__))
         return output, (h_n, c_n)
 
 

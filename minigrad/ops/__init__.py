@@ -10,4 +10,7 @@
     pool         max_pool2d, avg_pool2d, adaptive_avg_pool2d
     batchnorm    batch_norm
     rnn          lstm_cell, gru_cell, and whole LSTM / GRU layers with backprop through time
+
+The ops work on arrays only. The functions that take Tensors, check their arguments and apply the ops are
+in ``minigrad.functional`` (torch.nn.functional's names), which ``minigrad.nn`` calls.
 """

@@ -32,15 +32,23 @@ def as_integer(value):
         return None
 
 
-def pair(value, name, minimum):
-    """``value`` (an integer, or a pair of integers for height and width) as a pair of Python ints >= ``minimum``."""
+def pair(value, name, minimum, op=None):
+    """``value`` (an integer of any type, or a pair of them for height and width) as a pair of Python ints
+    >= ``minimum``; bools, floats and other types raise a ValueError naming the setting.
+
+    The one place settings given as "an int or a pair" are checked: ``minigrad.functional.conv2d`` and
+    ``minigrad.nn.Conv2d`` call it without ``op`` (the message reads "stride must be >= 1, got 0"), the
+    pooling ops with their name (``op``: "max_pool2d: stride must be positive, got 0").
+    """
+    where = "" if op is None else f"{op}: "
     single = as_integer(value)
     items = (single, single) if single is not None else value
     ints = tuple(map(as_integer, items)) if isinstance(items, (tuple, list)) else ()
     if len(ints) != 2 or None in ints:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise ValueError(f"{where}{name} must be an int or a pair of ints, got {value!r}")
     if min(ints) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        bound = f">= {minimum}" if op is None else "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{where}{name} must be {bound}, got {value!r}")
     return ints
 
 
@@ -173,38 +181,3 @@ class Conv2d(Function):
         if len(needs) == 3 and needs[2]:
             db = xp.ones(len(g2), dtype=g2.dtype) @ g2                     # the column sums, on BLAS
         return (dx, dw, db) if len(needs) == 3 else (dx, dw)
-
-
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution with torch.nn.functional.conv2d's arguments; see :class:`Conv2d` for the math.
-
-    input (N, C, H, W) or unbatched (C, H, W); weight (K, C, KH, KW); bias (K,) or None. ``padding`` may
-    be an int, a pair, 'valid' (0) or 'same' (output as large as the input; stride 1 only, and an odd
-    dilated kernel size so the zeros split evenly). Only ``groups=1`` is implemented.
-    """
-    if groups != 1:
-        raise ValueError(f"conv2d: only groups=1 is implemented, got groups={groups}")
-    stride, dilation = pair(stride, "stride", 1), pair(dilation, "dilation", 1)
-    if isinstance(padding, str):
-        padding = same_or_valid_padding(padding, weight.shape, stride, dilation)
-    padding = pair(padding, "padding", 0)
-    if input.ndim == 3:  # one image: add a batch axis of 1, and take it away again
-        out = conv2d(input.reshape(1, *input.shape), weight, bias, stride, padding, dilation)
-        return out.reshape(out.shape[1:])
-    inputs = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation)
-
-
-def same_or_valid_padding(mode, weight_shape, stride, dilation):
-    """The padding pair for padding='valid' or 'same' (as PyTorch, 'same' needs stride 1)."""
-    if mode == "valid":
-        return (0, 0)
-    if mode != "same":
-        raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {mode!r}")
-    if stride != (1, 1):
-        raise ValueError(f"padding='same' needs stride 1, got stride {stride}")
-    spans = [dilation[a] * (weight_shape[2 + a] - 1) for a in (0, 1)]
-    if any(s % 2 for s in spans):
-        raise ValueError(f"padding='same' with an even dilated kernel size needs uneven padding, which is not "
-                         f"implemented (weight {tuple(weight_shape)}, dilation {dilation})")
-    return spans[0] // 2, spans[1] // 2

@@ -26,35 +26,20 @@ import numbers
 from ..autograd import Function
 from ..kernels.pool import (adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,
                             avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward)
-from ..tensor import Tensor
-from .conv import as_integer
+from .conv import pair
 
 AXES = ("height", "width")
 
 
 # ----- checking and normalising the settings ------------------------------------------------------------------
 
-def pair(value, name, op, minimum):
-    """``value`` (an integer of any type, or a pair of them for height and width) as a pair of Python ints
-    >= ``minimum``; bools, floats and other types raise, naming ``op`` and the setting."""
-    single = as_integer(value)
-    items = (single, single) if single is not None else value
-    ints = tuple(map(as_integer, items)) if isinstance(items, (tuple, list)) else ()
-    if len(ints) != 2 or None in ints:
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(ints) < minimum:
-        kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {kind}, got {value!r}")
-    return ints
-
-
 def pool_settings(op, kernel_size, stride=None, padding=0, dilation=1):
     """(kernel, stride, padding, dilation) as pairs, checked as PyTorch does before any input is seen."""
-    kernel = pair(kernel_size, "kernel_size", op, 1)
+    kernel = pair(kernel_size, "kernel_size", 1, op)
     stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
-        else pair(stride, "stride", op, 1)
-    padding = pair(padding, "padding", op, 0)
-    dilation = pair(dilation, "dilation", op, 1)
+        else pair(stride, "stride", 1, op)
+    padding = pair(padding, "padding", 0, op)
+    dilation = pair(dilation, "dilation", 1, op)
     for a in (0, 1):
         if padding[a] > kernel[a] // 2:
             raise ValueError(f"{op}: padding must be at most half the kernel size, got padding {padding[a]} "
@@ -238,29 +223,3 @@ class AdaptiveAvgPool2d(Function):
         g = as_batch(g)
         batch_shape = g.shape[:2] + ctx.x_shape[-2:]
         return adaptive_avg_pool2d_backward(g, batch_shape).reshape(ctx.x_shape)
-
-
-# ----- torch.nn.functional's signatures -----------------------------------------------------------------------
-
-def as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    """Max pooling over (N, C, H, W) or (C, H, W); see :class:`MaxPool2d` for the math."""
-    return MaxPool2d.apply(as_tensor(input), kernel_size=kernel_size, stride=stride, padding=padding,
-                           dilation=dilation, ceil_mode=ceil_mode)
-
-
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    """Average pooling over (N, C, H, W) or (C, H, W); see :class:`AvgPool2d` for the math."""
-    return AvgPool2d.apply(as_tensor(input), kernel_size=kernel_size, stride=stride, padding=padding,
-                           ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                           divisor_override=divisor_override)
-
-
-def adaptive_avg_pool2d(input, output_size):
-    """Average pooling to ``output_size`` (int, or pair of ints or None); 1 is global average pooling.
-    See :class:`AdaptiveAvgPool2d`."""
-    return AdaptiveAvgPool2d.apply(as_tensor(input), output_size=output_size)

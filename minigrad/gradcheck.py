@@ -153,219 +153,18 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, raise_excepti
     return result
 
 
-# ----- the command line: a catalogue of named ops to watch being checked ----------------------------------
-
-CHECKS = {}
-
-
-def register_check(name, default_shape):
-    """Add an op to ``python -m minigrad.gradcheck``: ``build(shape, rng) -> (fn, inputs)``."""
-    def decorate(build):
-        CHECKS[name] = (build, tuple(default_shape))
-        return build
-    return decorate
-
-
-def _unary(name, method, positive=False):
-    @register_check(name, (3, 4))
-    def build(shape, rng):
-        x = rng.standard_normal(shape)
-        return (lambda t: getattr(t, method)()), [np.abs(x) + 0.5 if positive else x]
-
-
-for _name, _positive in [("exp", False), ("log", True), ("sqrt", True), ("tanh", False),
-                         ("sigmoid", False), ("relu", False)]:
-    _unary(_name, _name, _positive)
-_unary("neg", "__neg__")
-
-
-def _binary(name, fn, positive_b=False):
-    @register_check(name, (3, 4))
-    def build(shape, rng):
-        b = rng.standard_normal(shape[-1:])  # broadcast along the leading axes
-        return fn, [rng.standard_normal(shape), np.abs(b) + 0.5 if positive_b else b]
-
-
-_binary("add", lambda a, b: a + b)
-_binary("sub", lambda a, b: a - b)
-_binary("mul", lambda a, b: a * b)
-_binary("div", lambda a, b: a / b, positive_b=True)
-
-
-@register_check("pow", (3, 4))
-def _pow(shape, rng):
-    return (lambda a: a ** 3), [rng.standard_normal(shape)]
-
-
-@register_check("matmul", (3, 4))
-def _matmul(shape, rng):
-    return (lambda a, b: a @ b), [rng.standard_normal(shape), rng.standard_normal((shape[-1], 2))]
-
-
-@register_check("linear", (5, 4))
-def _linear(shape, rng):
-    from . import functional as F
-    return F.linear, [rng.standard_normal(shape), rng.standard_normal((3, shape[-1])), rng.standard_normal(3)]
-
-
-for _name in ("sum", "mean", "amax"):
-    register_check(_name, (3, 4))(
-        lambda shape, rng, _m=_name: ((lambda t: getattr(t, _m)(dim=-1)), [rng.standard_normal(shape)]))
-
-
-@register_check("softmax", (3, 4))
-def _softmax(shape, rng):
-    return (lambda t: t.softmax(dim=-1)), [rng.standard_normal(shape)]
-
-
-@register_check("log_softmax", (3, 4))
-def _log_softmax(shape, rng):
-    return (lambda t: t.log_softmax(dim=-1)), [rng.standard_normal(shape)]
-
-
-@register_check("cross_entropy", (5, 4))
-def _cross_entropy(shape, rng):
-    from . import functional as F
-    labels = rng.integers(0, shape[1], shape[0])
-    return (lambda t: F.cross_entropy(t, labels, label_smoothing=0.1)), [rng.standard_normal(shape)]
-
-
-@register_check("reshape", (3, 4))
-def _reshape(shape, rng):
-    return (lambda t: t.reshape(-1) * 1.0), [rng.standard_normal(shape)]
-
-
-@register_check("permute", (2, 3, 4))
-def _permute(shape, rng):
-    return (lambda t: t.permute(tuple(reversed(range(t.ndim))))), [rng.standard_normal(shape)]
-
-
-@register_check("getitem", (4, 3))
-def _getitem(shape, rng):
-    rows = np.array([0, 2, 0])  # row 0 twice: its gradients must add up
-    return (lambda t: t[rows, 1:]), [rng.standard_normal(shape)]
-
-
-@register_check("cat", (2, 3))
-def _cat(shape, rng):
-    from . import functional as F
-    return (lambda a, b: F.cat([a, b], dim=0)), [rng.standard_normal(shape), rng.standard_normal(shape)]
-
-
-@register_check("stack", (2, 3))
-def _stack(shape, rng):
-    from . import functional as F
-    return (lambda a, b: F.stack([a, b], dim=1)), [rng.standard_normal(shape), rng.standard_normal(shape)]
-
-
-@register_check("dropout", (4, 5))
-def _dropout(shape, rng):
-    from . import functional as F
-    from .random import manual_seed
-
-    def fn(t):
-        manual_seed(0)  # the same mask on every evaluation
-        return F.dropout(t, p=0.3)
-    return fn, [rng.standard_normal(shape)]
-
-
-def _batch_norm_check(name, training):
-    @register_check(name, (4, 3, 5))
-    def build(shape, rng):
-        from . import functional as F
-        c = shape[1] if len(shape) > 1 else 1  # a 1-d --shape reaches batch_norm, which says what it expects
-        running_mean, running_var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
-
-        def fn(x, weight, bias):  # fresh running statistics per evaluation: training updates them in place
-            return F.batch_norm(x, running_mean.copy(), running_var.copy(), weight, bias, training=training)
-        return fn, [rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)]
-
-
-_batch_norm_check("batch_norm", training=True)
-_batch_norm_check("batch_norm_eval", training=False)
-
-
-@register_check("conv2d", (2, 3, 6, 5))
-def _conv2d(shape, rng):
-    from . import functional as F
-    weight = rng.standard_normal((4, shape[1] if len(shape) == 4 else 1, 3, 3))
-    return (lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1)), [rng.standard_normal(shape), weight,
-                                                                      rng.standard_normal(4)]
-
-
-@register_check("max_pool2d", (2, 3, 6, 5))
-def _max_pool2d(shape, rng):
-    from . import functional as F
-    x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1    # distinct values: one winner per window
-    return (lambda t: F.max_pool2d(t, 3, stride=2, padding=1)), [x]
-
-
-@register_check("avg_pool2d", (2, 3, 6, 5))
-def _avg_pool2d(shape, rng):
-    from . import functional as F
-    return (lambda t: F.avg_pool2d(t, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)), \
-        [rng.standard_normal(shape)]
-
-
-@register_check("adaptive_avg_pool2d", (2, 3, 7, 5))
-def _adaptive_avg_pool2d(shape, rng):
-    from . import functional as F
-    return (lambda t: F.adaptive_avg_pool2d(t, (3, 2))), [rng.standard_normal(shape)]
-
-
-def _flat_outputs(*tensors):
-    """Every element of several output tensors as one 1-D Tensor (gradcheck checks one output)."""
-    from .ops.shape import Concatenate
-    return Concatenate.apply(*(t.reshape(-1) for t in tensors), dim=0)
-
-
-def _rnn_weights(rng, gates, input_size, hidden):
-    """weight_ih, weight_hh, bias_ih, bias_hh in PyTorch's layout, U(-1, 1)."""
-    return [rng.uniform(-1, 1, s) for s in [(gates * hidden, input_size), (gates * hidden, hidden),
-                                             (gates * hidden,), (gates * hidden,)]]
-
-
-@register_check("lstm_cell", (2, 3))
-def _lstm_cell(shape, rng):
-    from .ops.rnn import lstm_cell
-    hidden = 4
-    states = [rng.standard_normal(shape[:-1] + (hidden,)) for _ in range(2)]    # h and c, one per example
-    return (lambda x, h, c, *w: _flat_outputs(*lstm_cell(x, (h, c), *w))), \
-        [rng.standard_normal(shape), *states, *_rnn_weights(rng, 4, shape[-1], hidden)]
-
-
-@register_check("gru_cell", (2, 3))
-def _gru_cell(shape, rng):
-    from .ops.rnn import gru_cell
-    hidden = 4
-    return (lambda x, h, *w: gru_cell(x, h, *w)), \
-        [rng.standard_normal(shape), rng.standard_normal(shape[:-1] + (hidden,)),
-         *_rnn_weights(rng, 3, shape[-1], hidden)]
-
-
-def _rnn_check(name, gates):
-    # One bidirectional layer over a (seq_len, batch, input_size) sequence: backpropagation through time in
-    # both directions; the checked output is the output sequence with the final states.
-    @register_check(name, (4, 2, 3))
-    def build(shape, rng):
-        from .ops import rnn
-        hidden, features = 3, shape[-1]
-        states = [rng.standard_normal((2,) + shape[1:-1] + (hidden,)) for _ in range(gates - 2)]
-        weights = _rnn_weights(rng, gates, features, hidden) + _rnn_weights(rng, gates, features, hidden)
-
-        def fn(x, *rest):
-            given, w = rest[:len(states)], rest[len(states):]
-            per_direction = [tuple(w[:4]), tuple(w[4:])]
-            if name == "lstm":
-                out, (h_n, c_n) = rnn.lstm(x, tuple(given), per_direction, bidirectional=True)
-                return _flat_outputs(out, h_n, c_n)
-            out, h_n = rnn.gru(x, given[0], per_direction, bidirectional=True)
-            return _flat_outputs(out, h_n)
-        return fn, [rng.standard_normal(shape), *states, *weights]
-
-
-_rnn_check("lstm", gates=4)
-_rnn_check("gru", gates=3)
+# ----- the command line: any op of the catalogue (minigrad/catalogue.py), watched being checked ---------
+
+def parse_setting(text):
+    """NAME=VALUE, VALUE read as a Python literal (2, 0.5, True, (3, 2), 'mean'), else kept as text."""
+    import ast
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ValueError(f"--set expects NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
 
 
 def main(argv=None):
@@ -375,23 +174,41 @@ def main(argv=None):
     parser.add_argument("op", nargs="?", help="the op to check (see --list)")
     parser.add_argument("--shape", type=int, nargs="+", help="shape of the first input")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eps", type=float, default=1e-6)
+    parser.add_argument("--eps", type=float, help="the finite-difference step (default 1e-6, or the op's own)")
     parser.add_argument("--show", type=int, default=8, help="how many elements to print per input")
-    parser.add_argument("--list", action="store_true", help="list the ops that can be checked")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="one of the op's settings (see --list), e.g. --set stride=2")
+    parser.add_argument("--list", action="store_true", help="list the ops that can be checked, with settings")
     args = parser.parse_args(argv)
+    from .catalogue import CATALOGUE
     if args.list or not args.op:
-        print("ops:", " ".join(sorted(CHECKS)))
+        for name, op in sorted(CATALOGUE.items()):
+            choices = "  ".join(f"{k}={'|'.join(map(str, v))}" for k, v in op.settings.items())
+            print(f"{name:<22}shape {' '.join(map(str, op.shape)):<12}{choices}")
         return 0
-    if args.op not in CHECKS:
-        parser.error(f"unknown op {args.op!r}; choose one of: {', '.join(sorted(CHECKS))}")
-    build, default_shape = CHECKS[args.op]
-    shape = tuple(args.shape) if args.shape else default_shape
+    if args.op not in CATALOGUE:
+        parser.error(f"unknown op {args.op!r}; choose one of: {', '.join(sorted(CATALOGUE))}")
+    op = CATALOGUE[args.op]
+    shape = tuple(args.shape) if args.shape else op.shape
     if any(n < 1 for n in shape):
         parser.error(f"--shape needs positive sizes, got {shape}")
-    rng = np.random.default_rng(args.seed)
-    fn, inputs = build(shape, rng)
-    result = gradcheck(fn, *inputs, eps=args.eps, seed=args.seed, raise_exception=False)
-    print(f"{args.op}: inputs {[tuple(np.shape(x)) for x in inputs]}, float64, eps={args.eps:g}, "
+    chosen = op.default_settings()
+    for text in args.set:
+        try:
+            name, value = parse_setting(text)
+        except ValueError as error:
+            parser.error(str(error))
+        if name not in chosen:
+            parser.error(f"{args.op} has no setting {name!r}; its settings: {', '.join(chosen) or 'none'}")
+        chosen[name] = value
+    if not op.ndim[0] <= len(shape) <= op.ndim[1] or not op.fits(shape, **chosen):
+        parser.error(f"{args.op} is not defined for shape {shape} with {chosen} (its default shape: {op.shape})")
+    inputs = op.inputs(np.random.default_rng(args.seed), shape, **chosen)
+    tolerances = {**{"eps": 1e-6}, **op.gradcheck, **({"eps": args.eps} if args.eps else {})}
+    result = gradcheck(lambda *t: op.minigrad(*t, **chosen), *inputs, **tolerances, seed=args.seed,
+                       raise_exception=False)
+    print(f"{args.op}: inputs {[tuple(np.shape(x)) for x in inputs]}, {chosen or 'no settings'}, float64, "
+          f"eps={tolerances['eps']:g}, "
           f"random upstream gradient (seed {args.seed})")
     for c in result.checks:
         print(f"\ninput {c.position}  shape {c.analytic.shape}")

@@ -1,6 +1,7 @@
-"""The same ops, layers and models on every backend: NumPy (with numba's kernels) and, where a GPU exists,
+"""The same layers and models on every backend: NumPy (with numba's kernels) and, where a GPU exists,
 CuPy (with the CUDA kernels). Each case runs forward and backward on the device and compares with the CPU's
-float64 result; on a GPU machine with a CUDA build of PyTorch, also with PyTorch on that GPU.
+float64 result; on a GPU machine with a CUDA build of PyTorch, also with PyTorch on that GPU. Every single
+op is compared across backends by tests/test_catalogue.py (from the op catalogue), with ``run_on`` below.
 
 The "cuda" cases skip, saying why, where CuPy or a GPU is missing; they run unchanged where both exist.
 """
@@ -35,33 +36,10 @@ def run_on(device, fn, arrays, dtype=np.float64, seed=0):
     return [out.numpy()] + [to_numpy(t.grad) for t in tensors]
 
 
-CASES = {
-    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1, dilation=(2, 1)),
-               [(2, 3, 7, 6), (4, 3, 3, 3), (4,)]),
-    "conv2d_live_taps": (lambda x, w: F.conv2d(x, w, padding=1), [(2, 5, 1, 1), (3, 5, 3, 3)]),
-    "max_pool2d": (lambda x: F.max_pool2d(x, 3, stride=2, padding=1), [(2, 3, 7, 6)]),
-    "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
-                   [(2, 3, 7, 6)]),
-    "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (3, 2)), [(2, 3, 7, 5)]),
-    "relu": (lambda x: x.relu(), [(3, 4, 5)]),
-    "linear_softmax": (lambda x, w: F.linear(x, w).log_softmax(dim=-1), [(4, 6), (3, 6)]),
-    "lstm": (lambda x, *w: F.cat([t.reshape(-1) for t in _lstm(x, w)], dim=0),
-             [(5, 2, 3), (16, 3), (16, 4), (16,), (16,)]),
-    "gru": (lambda x, *w: F.cat([t.reshape(-1) for t in _gru(x, w)], dim=0),
-            [(5, 2, 3), (12, 3), (12, 4), (12,), (12,)]),
-}
 
 
-def _lstm(x, w):
-    from minigrad.ops import rnn
-    out, (h, c) = rnn.lstm(x, None, [tuple(w)])
-    return out, h, c
 
 
-def _gru(x, w):
-    from minigrad.ops import rnn
-    out, h = rnn.gru(x, None, [tuple(w)])
-    return out, h
 
 
 def inputs_for(shapes, seed=1):
@@ -70,16 +48,6 @@ def inputs_for(shapes, seed=1):
             for s in shapes]          # distinct values in images: max pooling has one winner per window
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_op_on_device_matches_the_cpu_reference(device, name, monkeypatch):
-    fn, shapes = CASES[name]
-    arrays = inputs_for(shapes)
-    monkeypatch.setenv("MINIGRAD_NUMBA", "0")              # the plain array-code reference, on the CPU
-    expected = run_on("cpu", fn, arrays)
-    monkeypatch.setenv("MINIGRAD_NUMBA", "1")
-    for got, want in zip(run_on(device, fn, arrays), expected):   # numba's kernels, or CUDA's
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -86,9 +86,6 @@ def test_five_steps_match_torch_optim(name, dtype, rtol):
         np.testing.assert_allclose(value, expected[key], rtol=rtol, atol=rtol * scale, err_msg=key)
 
 
-def test_amsgrad_is_not_supported():
-    with pytest.raises(TypeError, match="amsgrad"):
-        optim.Adam(make_mlp().parameters(), amsgrad=True)
 
 
 # ----------------------------------------------------------------------------- the numba Adam kernel

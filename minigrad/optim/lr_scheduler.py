@@ -5,6 +5,8 @@ after the epoch's optimizer steps (``ReduceLROnPlateau.step(metric)`` takes the 
 watches). ``state_dict``/``load_state_dict`` save and restore it with a checkpoint.
 
     StepLR             lr_e = lr_0 * gamma ** floor(e / step_size)
+    MultiStepLR        lr_e = lr_0 * gamma ** (number of milestones <= e)
+    ExponentialLR      lr_e = lr_0 * gamma ** e
     CosineAnnealingLR  lr_e = eta_min + (lr_0 - eta_min) (1 + cos(pi e / T_max)) / 2
     ReduceLROnPlateau  lr <- max(lr * factor, min_lr) once the metric has not improved for `patience` epochs
 
@@ -14,6 +16,7 @@ step that would still do so (a gamma > 1 overflowing after many epochs) raises i
 Errors are SettingsError, with PyTorch's messages where PyTorch has one.
 """
 
+import bisect
 import math
 import numbers
 
@@ -111,6 +114,64 @@ class StepLR(LRScheduler):
     def lr_at(self, base_lr, epoch):
         try:
             return base_lr * self.gamma ** (epoch // self.step_size)
+        except OverflowError:                        # gamma > 1 after many epochs
+            return INF
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` at each of the epochs in ``milestones``, as PyTorch's:
+
+        lr_e = lr_0 * gamma ** (number of milestones m with m <= e)      after e epochs
+
+    e.g. milestones=[30, 80], gamma=0.1: lr_0 for epochs 0-29, lr_0 / 10 for 30-79, lr_0 / 100 from 80 on.
+    A milestone given twice multiplies by gamma twice (PyTorch counts them). milestones are ints >= 1, in
+    any order (kept sorted); gamma a finite number >= 0.
+    """
+
+    def __init__(self, optimizer, milestones, gamma=0.1):
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise SettingsError(f"Invalid milestones value: {milestones!r} (a list of ints >= 1 is expected)")
+        milestones = list(milestones)
+        for m in milestones:
+            check_int("milestones", m, 1)
+        super().__init__(optimizer, milestones=sorted(int(m) for m in milestones), gamma=gamma)
+
+    def check_state(self, state):
+        super().check_state(state)
+        milestones = state["milestones"]
+        if not isinstance(milestones, (list, tuple)):
+            raise SettingsError(f"Invalid milestones value: {milestones!r} (a list of ints >= 1 is expected)")
+        for m in milestones:
+            check_int("milestones", m, 1)
+        if list(milestones) != sorted(milestones):
+            raise SettingsError(f"Invalid milestones value: {list(milestones)} (sorted ints are expected)")
+        check_number("Invalid gamma value", state["gamma"], 0.0, INF)
+
+    def lr_at(self, base_lr, epoch):
+        try:
+            return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+        except OverflowError:                        # gamma > 1 and many milestones
+            return INF
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` every epoch, as PyTorch's:
+
+        lr_e = lr_0 * gamma ** e          after e epochs
+
+    gamma is a finite number >= 0 (< 1 to decay; PyTorch's common choice is 0.9 to 0.99).
+    """
+
+    def __init__(self, optimizer, gamma):
+        super().__init__(optimizer, gamma=gamma)
+
+    def check_state(self, state):
+        super().check_state(state)
+        check_number("Invalid gamma value", state["gamma"], 0.0, INF)
+
+    def lr_at(self, base_lr, epoch):
+        try:
+            return base_lr * self.gamma ** epoch
         except OverflowError:                        # gamma > 1 after many epochs
             return INF
 

@@ -6,7 +6,12 @@ so everything that reaches a step is checked first, here, and refused with one c
 - hyper-parameters (:func:`check_hyper_parameters`): finite numbers in PyTorch's ranges, with PyTorch's
   messages, when the optimizer is made, when a group is added, when a state dict is loaded, and before
   each step (a learning rate can be changed by hand or by a schedule in between);
-- parameters (:meth:`Optimizer.add_param_group`): floating-point leaf Tensors, each in one group only;
+- PyTorch's keyword arguments that minigrad does not implement (:func:`refuse_unsupported`: ``foreach``,
+  ``fused``, ``maximize``, ``capturable``, ``differentiable``, Adam's ``decoupled_weight_decay``): accepted
+  at their "off" values, refused with a TypeError naming the argument otherwise;
+- parameters (:meth:`Optimizer.add_param_group`): floating-point leaf Tensors, each in one group only (a
+  parameter with ``requires_grad=False`` is accepted, as in PyTorch: it gets no gradient, and a step
+  skips every parameter whose ``.grad`` is None);
 - gradients and state (:meth:`Optimizer.check_step`): before any parameter changes, every gradient has its
   parameter's shape, dtype and device, and so has every state array; a bad one changes nothing;
 - a loaded state dict (:meth:`Optimizer.load_state_dict`): the same groups, and state entries of the right
@@ -31,6 +36,7 @@ RANGES = {
     "momentum": ("Invalid momentum value", 0.0, math.inf),
     "dampening": ("Invalid dampening value", 0.0, 1.0),
 }
+FLAGS = ("nesterov", "amsgrad")        # hyper-parameters that are True or False
 SET_MESSAGE = ("optimizer parameters need to be organized in ordered collections, but the ordering of tensors "
                "in sets will change between runs. Please use a list instead.")
 
@@ -47,8 +53,9 @@ def check_number(label, value, low, high, high_open=False):
 
 
 def check_hyper_parameters(group):
-    """Check the hyper-parameters a group has: those of ``RANGES``, betas in [0, 1), nesterov a bool that
-    needs momentum > 0 and dampening 0. Raises SettingsError with PyTorch's message."""
+    """Check the hyper-parameters a group has: those of ``RANGES``, betas in [0, 1), the ``FLAGS`` (nesterov,
+    amsgrad) True or False, nesterov needing momentum > 0 and dampening 0. Raises SettingsError with
+    PyTorch's message."""
     for key, (label, low, high) in RANGES.items():
         if key in group:
             check_number(label, group[key], low, high)
@@ -58,11 +65,34 @@ def check_hyper_parameters(group):
             raise SettingsError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):
             check_number(f"Invalid beta parameter at index {i}", beta, 0.0, 1.0, high_open=True)
+    for flag in FLAGS:
+        if flag in group and not isinstance(group[flag], (bool, np.bool_)):
+            raise SettingsError(f"{flag} must be True or False, got {group[flag]!r}")
     if "nesterov" in group:
-        if not isinstance(group["nesterov"], (bool, np.bool_)):
-            raise SettingsError(f"nesterov must be True or False, got {group['nesterov']!r}")
         if group["nesterov"] and (group.get("momentum", 0) <= 0 or group.get("dampening", 0) != 0):
             raise SettingsError("Nesterov momentum requires a momentum and zero dampening")
+
+
+def refuse_unsupported(owner, **given):
+    """Refuse PyTorch keyword arguments that ask for what minigrad does not implement.
+
+    ``given`` maps each such argument to its value. Each may be left at a value that means "off", as
+    PyTorch's defaults do: ``foreach`` and ``fused`` None or False (PyTorch's multi-tensor and fused
+    kernels, implementation choices: minigrad has one implementation), ``maximize``, ``capturable``,
+    ``differentiable`` and ``decoupled_weight_decay`` False. Anything else raises TypeError naming the
+    argument, what is expected and what was given.
+    """
+    for name, value in given.items():
+        may_be_none = name in ("foreach", "fused")
+        if value is None:
+            is_off = may_be_none
+        else:
+            is_off = isinstance(value, (bool, np.bool_)) and not value
+        if not is_off:
+            expected = "None or False" if may_be_none else "False"
+            hint = "; use AdamW for decoupled weight decay" if name == "decoupled_weight_decay" else ""
+            raise TypeError(f"{owner}: {name}={value!r} is not supported by minigrad (expected {expected}, got "
+                            f"{value!r}){hint}")
 
 
 def check_parameter(p):
@@ -131,7 +161,8 @@ class Optimizer:
 
     ``params`` is an iterable of Tensors, or of dicts each holding "params" and the hyper-parameters that
     group sets differently from ``defaults``. ``state_keys`` names the state a subclass keeps for each
-    parameter: "step", a counter, and arrays of the parameter's shape.
+    parameter: "step", a counter, and arrays of the parameter's shape; :meth:`state_keys_of` gives them
+    for one group, where they depend on its settings (Adam's ``max_exp_avg_sq`` when ``amsgrad``).
     """
 
     state_keys = ()
@@ -153,9 +184,12 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, param_group):
-        """Add a group: a dict with "params" (Tensors, or one Tensor) and any hyper-parameters it sets; the
-        others come from ``defaults``. Raises TypeError for what is not a Tensor, ValueError for a parameter
-        already in this optimizer, SettingsError for a hyper-parameter out of range or unknown."""
+        """Add a group, as ``torch.optim.Optimizer.add_param_group`` (e.g. layers unfrozen while fine-tuning):
+        a dict with "params" (Tensors, or one Tensor) and any hyper-parameters it sets; the others come from
+        ``defaults``, so ``opt.add_param_group({"params": head.parameters(), "lr": 0.1})`` gets the
+        optimizer's betas, eps, ... Raises TypeError for what is not a Tensor, ValueError for a parameter
+        already in this optimizer ("some parameters appear in more than one parameter group"),
+        SettingsError for a hyper-parameter out of range or unknown. Nothing is added unless all pass."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         if "params" not in param_group:
@@ -178,11 +212,27 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
-    def zero_grad(self):
-        """Set every parameter's ``.grad`` to None (gradients accumulate otherwise; see ``minigrad.autograd``)."""
+    def zero_grad(self, set_to_none=True):
+        """Forget the accumulated gradients (they add up otherwise; see ``minigrad.autograd``), as PyTorch:
+
+            set_to_none=True  (default)   p.grad <- None           for every parameter
+            set_to_none=False             p.grad <- 0, in place    for every parameter that has a gradient
+
+        A step skips a parameter whose grad is None but updates one whose grad is zero (momentum and Adam's
+        moments still move it, and weight decay shrinks it), so the two are not the same.
+        """
+        if not isinstance(set_to_none, (bool, np.bool_)):
+            raise TypeError(f"zero_grad: set_to_none must be True or False, got {set_to_none!r}")
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad[...] = 0
+
+    def state_keys_of(self, group):
+        """The state entries kept for each parameter of ``group`` (a dict of hyper-parameters)."""
+        return self.state_keys
 
     def step(self):
         raise NotImplementedError
@@ -234,7 +284,8 @@ class Optimizer:
         self.state = state
 
     def _loaded_groups(self, saved):
-        """The hyper-parameters of each saved group, checked, and the map saved index -> parameter."""
+        """The hyper-parameters of each saved group, checked, and the map saved index -> (parameter, the
+        loaded hyper-parameters of its group)."""
         if not isinstance(saved, (list, tuple)) or not all(isinstance(g, dict) and "params" in g for g in saved):
             raise ValueError("loaded state dict's param_groups must be a list of dicts with a 'params' entry")
         if len(saved) != len(self.param_groups):
@@ -249,7 +300,8 @@ class Optimizer:
         if len(set(indices)) != len(indices):
             raise ValueError(f"loaded state dict's param_groups name a parameter twice: {indices}")
         groups = [self._loaded_hyper_parameters(i, theirs) for i, theirs in enumerate(saved)]
-        return groups, dict(zip(indices, self._params()))
+        owners = [(p, settings) for settings, mine in zip(groups, self.param_groups) for p in mine["params"]]
+        return groups, dict(zip(indices, owners))
 
     def _loaded_hyper_parameters(self, i, saved):
         settings = {k: v for k, v in saved.items() if k != "params"}
@@ -261,6 +313,9 @@ class Optimizer:
         check_hyper_parameters(settings)
         if "betas" in settings:
             settings["betas"] = tuple(float(b) for b in settings["betas"])
+        for flag in FLAGS:
+            if flag in settings:
+                settings[flag] = bool(settings[flag])          # a file may hold numpy's bool
         return settings
 
     def _loaded_state(self, saved, by_index):
@@ -275,12 +330,13 @@ class Optimizer:
             if index not in by_index:
                 raise ValueError(f"optimizer state for {where}: the loaded param_groups have no parameter "
                                  f"{index}")
-            if not isinstance(entry, dict) or set(entry) != set(self.state_keys):
+            p, settings = by_index[index]
+            keys = self.state_keys_of(settings)
+            if not isinstance(entry, dict) or set(entry) != set(keys):
                 found = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
                 raise ValueError(f"optimizer state for {where} has the entries {found}; {type(self).__name__} "
-                                 f"keeps {sorted(self.state_keys)}")
-            p = by_index[index]
-            state[p] = {name: self._loaded_entry(p, name, entry[name], where) for name in self.state_keys}
+                                 f"keeps {sorted(keys)}")
+            state[p] = {name: self._loaded_entry(p, name, entry[name], where) for name in keys}
         return state
 
     @staticmethod

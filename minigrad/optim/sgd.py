@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum and weight decay, as ``torch.optim.SGD``."""
 
 from ..autograd import no_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, refuse_unsupported
 
 
 class SGD(Optimizer):
@@ -11,11 +11,16 @@ class SGD(Optimizer):
         b <- g at the first step, then momentum * b + (1 - dampening) * g
         g <- g + momentum * b if nesterov else b                (when momentum > 0)
         p <- p - lr * g
+
+    PyTorch's keyword-only ``maximize``, ``foreach``, ``differentiable`` and ``fused`` are accepted at
+    their "off" values and refused otherwise (see :func:`~minigrad.optim.optimizer.refuse_unsupported`).
     """
 
     state_keys = ("momentum_buffer",)
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        refuse_unsupported("SGD", maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused)
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 

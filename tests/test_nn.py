@@ -331,7 +331,7 @@ def test_sequential_indexing_len_iter():
     assert seq[0] is a and seq[1] is b and seq[2] is c and seq[-1] is c
     assert list(seq) == [a, b, c]
     assert list(seq.children()) == [a, b, c]
-    assert seq[0:2] == [a, b]
+    assert list(seq[0:2]) == [a, b] and isinstance(seq[0:2], mg.nn.Sequential)
     with pytest.raises(IndexError):
         seq[3]
     x = Tensor(np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32))

@@ -21,6 +21,9 @@ from .functional import cat, exp, log, matmul, sigmoid, softmax, sqrt, stack, ta
 from .gradcheck import gradcheck
 from .random import manual_seed
 from .tensor import Tensor
+from . import cuda, utils  # noqa: F401,E402  (minigrad.cuda, minigrad.utils.data: torch.cuda, torch.utils.data)
+from .device import device  # noqa: E402
+from .serialization import load, save  # noqa: E402
 
 float32 = np.float32
 float64 = np.float64
@@ -29,7 +32,8 @@ __version__ = "0.1.0"
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "randn", "rand", "float32", "float64", "functional", "nn",
            "optim", "no_grad", "enable_grad", "is_grad_enabled", "get_array_module", "cat", "exp", "log",
-           "matmul", "sigmoid", "softmax", "sqrt", "stack", "tanh", "gradcheck", "manual_seed"]
+           "matmul", "sigmoid", "softmax", "sqrt", "stack", "tanh", "gradcheck", "manual_seed",
+           "device", "save", "load", "cuda", "utils"]
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):

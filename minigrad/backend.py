@@ -13,6 +13,8 @@ CuPy is optional (``pip install minigrad[gpu]``); without it everything runs on 
 
 import numpy as np
 
+from .device import device as Device
+
 try:  # CuPy is an optional extra; importing it must never be required.
     import cupy as _cupy
 except Exception:  # ImportError, or a CUDA driver problem at import time
@@ -45,8 +47,19 @@ def get_array_module(*arrays):
     return np
 
 
+def device_name(device):
+    """A ``minigrad.device`` as the name minigrad's arrays use ("cpu", "cuda"); other values unchanged.
+    minigrad runs on one GPU: ``device("cuda:1")`` raises."""
+    if not isinstance(device, Device):
+        return device
+    if device.index not in (None, 0):
+        raise ValueError(f"minigrad uses one GPU, cuda:0; got device {str(device)!r}")
+    return device.type
+
+
 def module_for_device(device):
-    """The array module for a device name: ``"cpu"`` -> numpy, ``"cuda"`` -> cupy."""
+    """The array module for a device name or ``minigrad.device``: ``"cpu"`` -> numpy, ``"cuda"`` -> cupy."""
+    device = device_name(device)
     if device == "cpu":
         return np
     if device in ("cuda", "gpu"):

@@ -18,7 +18,8 @@ import collections
 import numpy as np
 
 from . import autograd
-from .backend import DEFAULT_DTYPE, device_of, get_array_module, module_for_device, to_numpy
+from .backend import DEFAULT_DTYPE, device_name, device_of, get_array_module, module_for_device, to_numpy
+from .device import device as Device
 from .ops import elementwise as ew
 from .ops import linear, reduce, softmax
 from .ops import shape as shape_ops
@@ -55,8 +56,11 @@ def parse_to_arguments(args, device=None, dtype=None, caller="to"):
     """
     if len(args) > 2:
         raise TypeError(f"{caller}() takes at most a device and a dtype, got {len(args)} positional arguments")
+    device = device_name(device)
     for arg in args:
-        if isinstance(arg, Tensor):
+        if isinstance(arg, Device):
+            found = {"device": device_name(arg)}
+        elif isinstance(arg, Tensor):
             found = {"device": arg.device, "dtype": arg.dtype}
         elif isinstance(arg, str) and (arg in ("cpu", "gpu") or arg.startswith("cuda")):
             found = {"device": arg}
@@ -281,6 +285,21 @@ class Tensor:
     def float(self):
         return self.to(dtype=np.float32)
 
+    def long(self):
+        return self.to(dtype=np.int64)
+
+    def int(self):
+        return self.to(dtype=np.int32)
+
+    def bool(self):
+        return self.to(dtype=np.bool_)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
     def double(self):
         return self.to(dtype=np.float64)
 
@@ -360,15 +379,15 @@ class Tensor:
         When it is, the op runs on a copy of the old values that takes over self's place in the graph, and
         self becomes the op's output (PyTorch "rebases" the history the same way).
         """
-        other = self._operand(other)
-        if autograd.is_grad_enabled() and (self.requires_grad or other.requires_grad):
+        others = () if other is None else (self._operand(other),)      # None: a unary op (relu_)
+        if autograd.is_grad_enabled() and (self.requires_grad or any(o.requires_grad for o in others)):
             if self.requires_grad and self.is_leaf:
                 raise RuntimeError(LEAF_IN_PLACE)
             before = Tensor._wrap(self._data.copy(), self.requires_grad)
             before.grad_fn = self.grad_fn
-            result = op.apply(before, other)
+            result = op.apply(before, *others)
         else:
-            result = op.apply(self, other)
+            result = op.apply(self, *others)
         self._store(result._data)
         if result.grad_fn is not None:
             self.grad_fn, self.requires_grad = result.grad_fn, True
@@ -471,12 +490,64 @@ class Tensor:
     def relu(self):
         return ew.ReLU.apply(self)
 
+    def relu_(self):
+        """ReLU in place (``nn.ReLU(inplace=True)``): this tensor's values become max(x, 0), and it becomes
+        the output of a ReLU in the graph, as PyTorch's in-place ops do (see ``_in_place``)."""
+        return self._in_place(ew.ReLU, None)
+
+    def abs(self):
+        return ew.Abs.apply(self)
+
+    def clamp(self, min=None, max=None):
+        """min(max(x, min), max); either bound may be None (``torch.clamp``; ``clip`` is the same)."""
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        if any(isinstance(bound, Tensor) for bound in (min, max)):
+            raise TypeError("clamp: tensor bounds are not supported; use maximum/minimum")
+        return ew.Clamp.apply(self, low=min, high=max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return ew.Maximum.apply(self, self._operand(other))
+
+    def minimum(self, other):
+        return ew.Minimum.apply(self, self._operand(other))
+
+    def where(self, condition, other):
+        """self where condition, else other (``torch.Tensor.where``)."""
+        return where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        """A copy with ``value`` where ``mask`` is True; the gradient reaches the other elements only."""
+        return where(mask, self._operand(value), self)
+
     # ----- reductions --------------------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Sum over ``dim`` (None: every axis); ``axis`` and ``keepdims`` are NumPy's names, as PyTorch takes."""
+        dim, keepdim = dim_arguments("sum", dim, keepdim, axis, keepdims)
         return reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
 
-    def mean(self, dim=None, keepdim=False):
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        dim, keepdim = dim_arguments("mean", dim, keepdim, axis, keepdims)
         return reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
+
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        """sum((x - mean)^2) / (n - correction) over ``dim`` (``torch.var``; correction=1 is Bessel's, and
+        ``unbiased=False`` means correction 0). Built from mean, sub, mul and sum: their backwards give
+        dL/dx = g * 2 (x - mean) / (n - correction)."""
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        dims = reduce.normalize_dims(dim, self.ndim)
+        n = 1
+        for d in dims:
+            n *= self.shape[d]
+        centred = self - self.mean(dim=dims, keepdim=True)
+        return (centred * centred).sum(dim=dims, keepdim=keepdim) / max(n - correction, 0)
+
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        """sqrt of :meth:`var` (``torch.std``)."""
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
 
     def amax(self, dim=None, keepdim=False):
         """Maximum over ``dim`` (None, an int or a tuple), values only; ties share the gradient (``torch.amax``)."""
@@ -543,6 +614,78 @@ class Tensor:
 
     view = reshape
 
+    def unsqueeze(self, dim):
+        """A new axis of size 1 at ``dim`` (from -ndim-1 to ndim, as PyTorch)."""
+        d = reduce.wrap_dim(dim, self.ndim + 1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim=None):
+        """Without the size-1 axes (only ``dim``'s, an int or a tuple, when given; others stay, as PyTorch)."""
+        dims = range(self.ndim) if dim is None else reduce.normalize_dims(dim, self.ndim) if self.ndim else ()
+        drop = {d for d in dims if self.shape[d] == 1}
+        return self.reshape(tuple(n for d, n in enumerate(self.shape) if d not in drop))
+
+    def expand(self, *sizes):
+        """Broadcast to ``sizes`` (-1 keeps an axis' size); see ``ops.shape.Expand``."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be at least the tensor's "
+                               f"dimensions ({self.ndim})")
+        shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+        return shape_ops.Expand.apply(self, shape=shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def clone(self):
+        """A copy in the graph: dL/dx = g (``Expand`` to its own shape copies and passes g unchanged)."""
+        return shape_ops.Expand.apply(self, shape=self.shape)
+
+    def t(self):
+        """The transpose of a matrix; a 0-d or 1-d tensor is returned as it is (``torch.Tensor.t``)."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along ``dim``: of ``split_size`` each (the last smaller), or of the listed sizes."""
+        d = reduce.wrap_dim(dim, self.ndim)
+        n = self.shape[d]
+        if isinstance(split_size_or_sections, int):
+            if split_size_or_sections < 1:
+                raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+            sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise RuntimeError(f"split: sizes {sizes} do not sum to the size {n} of dim {dim}")
+        pieces, start = [], 0
+        for size in sizes:
+            pieces.append(self[(slice(None),) * d + (slice(start, start + size),)])
+            start += size
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        """At most ``chunks`` pieces of ceil(size / chunks) along ``dim`` (``torch.chunk``)."""
+        if chunks < 1:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        n = self.shape[reduce.wrap_dim(dim, self.ndim)]
+        return self.split(max(1, -(-n // chunks)), dim)
+
+    def mm(self, other):
+        """Matrix product of two 2-D tensors (``torch.mm``); ``matmul``/``@`` broadcasts, this does not."""
+        if self.ndim != 2 or other.ndim != 2:
+            raise RuntimeError(f"mm: expected two 2-D tensors, got {self.ndim}-D and {other.ndim}-D")
+        return self @ other
+
+    def bmm(self, other):
+        """Batched matrix product of (B, n, k) and (B, k, m) tensors (``torch.bmm``)."""
+        if self.ndim != 3 or other.ndim != 3 or self.shape[0] != other.shape[0]:
+            raise RuntimeError(f"bmm: expected (B, n, k) and (B, k, m), got {self.shape} and {other.shape}")
+        return self @ other
+
     def permute(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
@@ -598,3 +741,28 @@ def matmul(a, b):
     if b.ndim == 1:
         return linear.MatMul.apply(a, b.reshape(-1, 1)).reshape(a.shape[:-1])
     return linear.MatMul.apply(a, b)
+
+
+def dim_arguments(op, dim, keepdim, axis, keepdims):
+    """dim and keepdim from PyTorch's names or NumPy's aliases ``axis`` and ``keepdims`` (not both)."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}() got both dim and axis")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, keepdim
+
+
+def where(condition, input, other):
+    """input where condition, else other (``torch.where``); see ``ops.elementwise.Where``."""
+    condition = condition._data if isinstance(condition, Tensor) else condition
+    input = input if isinstance(input, Tensor) else None if input is None else Tensor(input)
+    if input is None:
+        raise TypeError("where(condition) with one argument is not supported; use condition.nonzero()")
+    other = input._operand(other)
+    xp = get_array_module(input._data)
+    condition = xp.asarray(condition)
+    if condition.dtype != bool:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
+    return ew.Where.apply(input, other, condition=condition)

@@ -256,7 +256,8 @@ INPUT_SYMBOLS = {
 NOT_DIFFERENTIATED = {
     "exponent", "shape", "dims", "index", "dim", "keepdim", "target", "label_smoothing", "reduction", "p",
     "kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad", "divisor_override",
-    "output_size", "running_mean", "running_var", "training", "momentum", "eps", "reverse",
+    "output_size", "running_mean", "running_var", "training", "momentum", "eps", "reverse", "low", "high",
+    "condition",
 }
 GRADIENT = r"(?:dL|∂L)(?:_\w+)?/(?:d|∂)"
 

@@ -31,7 +31,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     subprocess.run(train_command(straight), cwd=ROOT, check=True, capture_output=True, timeout=900)
 
     process = subprocess.Popen(train_command(killed), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    checkpoint = killed / "checkpoint_simple_cnn.pkl"
+    checkpoint = killed / "checkpoint_simple_cnn.npz"
     deadline = time.time() + 600
     while time.time() < deadline:                     # wait until epoch 2 is on disk, then into epoch 3
         if checkpoint.exists():
@@ -49,12 +49,12 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert 2 <= interrupted["epoch"] < 4
 
     subprocess.run(train_command(killed, resume=True), cwd=ROOT, check=True, capture_output=True, timeout=900)
-    a, b = load_checkpoint(straight / "checkpoint_simple_cnn.pkl"), load_checkpoint(checkpoint)
+    a, b = load_checkpoint(straight / "checkpoint_simple_cnn.npz"), load_checkpoint(checkpoint)
     assert a["epoch"] == b["epoch"] == 4
     for name in a["model"]:
         np.testing.assert_array_equal(a["model"][name], b["model"][name], err_msg=name)
     assert [h["val_loss"] for h in a["history"]] == [h["val_loss"] for h in b["history"]]
-    best_a = load_checkpoint(straight / "best_simple_cnn.pkl")["model"]
-    best_b = load_checkpoint(killed / "best_simple_cnn.pkl")["model"]
+    best_a = load_checkpoint(straight / "best_simple_cnn.npz")["model"]
+    best_b = load_checkpoint(killed / "best_simple_cnn.npz")["model"]
     for name in best_a:
         np.testing.assert_array_equal(best_a[name], best_b[name], err_msg=name)

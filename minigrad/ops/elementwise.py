@@ -207,3 +207,108 @@ class ReLU(Function):
     def backward(ctx, g):
         (y,) = ctx.saved
         return relu_backward(g, y)
+
+
+class Abs(Function):
+    """y = |x|.   dL/dx = g * sign(x), with sign(0) = 0 (PyTorch's subgradient at the kink)."""
+
+    dtypes = NUMERIC
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return get_array_module(x).abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g * get_array_module(x).sign(x)
+
+
+class Clamp(Function):
+    """y = min(max(x, low), high) (either bound may be None: no bound on that side).
+
+    dL/dx = g where low <= x <= high, else 0: the bounds themselves pass the gradient, as in PyTorch.
+    """
+
+    dtypes = NUMERIC
+
+    @staticmethod
+    def forward(ctx, x, low=None, high=None):
+        xp = get_array_module(x)
+        inside = xp.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        ctx.inside = inside
+        return xp.asarray(xp.clip(x, low, high), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.inside
+
+
+class Maximum(Function):
+    """y = max(a, b) elementwise (broadcasting).
+
+    dL/da = g where a > b, g / 2 where a = b, 0 where a < b; dL/db the other way round. Ties split the
+    gradient in half, as ``torch.maximum`` does (each input is then a maximum).
+    """
+
+    dtypes = NUMERIC
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return get_array_module(a).maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return split_between(ctx, g, lambda a, b: a > b)
+
+
+class Minimum(Function):
+    """y = min(a, b) elementwise.   dL/da = g where a < b, g / 2 where a = b, 0 where a > b; dL/db likewise."""
+
+    dtypes = NUMERIC
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return get_array_module(a).minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return split_between(ctx, g, lambda a, b: a < b)
+
+
+def split_between(ctx, g, a_wins):
+    """Maximum's and Minimum's backward: g to the winner, g / 2 to each on a tie, summed to each shape."""
+    a, b = ctx.saved
+    share = (a_wins(a, b) + (a == b) * 0.5).astype(g.dtype)
+    da = sum_to_shape(g * share, a.shape) if ctx.needs_input_grad[0] else None
+    db = sum_to_shape(g * (1 - share), b.shape) if ctx.needs_input_grad[1] else None
+    return da, db
+
+
+class Where(Function):
+    """y = a where condition, else b (all three broadcast; condition a bool array, not differentiated).
+
+    dL/da = g where condition, else 0;   dL/db = g where not condition, else 0 (each summed to its shape).
+    """
+
+    dtypes = NUMERIC
+
+    @staticmethod
+    def forward(ctx, a, b, condition):
+        xp = get_array_module(a)
+        ctx.condition, ctx.shapes = condition, (a.shape, b.shape)
+        return xp.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        zero = xp.zeros((), g.dtype)
+        sa, sb = ctx.shapes
+        return sum_to_shape(xp.where(ctx.condition, g, zero), sa), sum_to_shape(xp.where(ctx.condition, zero, g), sb)

@@ -8,6 +8,7 @@ import itertools
 
 from ..autograd import ANY, Function
 from ..backend import get_array_module
+from .broadcast import sum_to_shape
 
 
 class Reshape(Function):
@@ -122,3 +123,23 @@ class Stack(Function):
     def backward(ctx, g):
         xp = get_array_module(g)
         return tuple(xp.moveaxis(g, ctx.dim, 0))
+
+
+class Expand(Function):
+    """y = x broadcast to ``shape`` (size-1 axes repeated, new leading axes added), as ``torch.expand``.
+
+    Every output element along a repeated axis is the same input element, so dL/dx = g summed over the
+    repeated and the added axes. (PyTorch's expand is a view; this is a copy, so writing into y cannot
+    change x.)
+    """
+
+    dtypes = ANY
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return get_array_module(x).broadcast_to(x, shape).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to_shape(g, ctx.shape)
